@@ -67,7 +67,7 @@ export async function startPostgresServer(): Promise<PostgresServer> {
       if (stopped) return;
       stopped = true;
       try {
-        run([`${BIN}/pg_ctl`, '-D', dataDir, '-m', 'immediate', '-w', 'stop']);
+        run([`${BIN}/pg_ctl`, '-D', dataDir, '-m', 'fast', '-w', 'stop']);
       } finally {
         rmSync(dataDir, { recursive: true, force: true });
       }

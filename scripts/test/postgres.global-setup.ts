@@ -29,5 +29,7 @@ export default async function setup(project: TestProject) {
   project.provide('postgresAdminUrl', server.url);
   project.provide('databaseUrl', server.urlFor('noderr_project'));
   project.provide('templateDatabase', template);
-  return () => server.stop();
+  // Stop the server only when the vitest process exits: at teardown time workerd's Hyperdrive proxy may
+  // still hold connections, and a server going away under it surfaces as an unhandled ECONNRESET.
+  process.once('exit', () => server.stop());
 }

@@ -1,7 +1,11 @@
 import postgres from 'postgres';
+import { toStorageError } from './errors.ts';
 import { type Storage, StorageUnavailable } from './port.ts';
+import type { Rpc, RpcArgs } from './rpc.ts';
+import { createSqlFunctionStorage } from './sql-functions.ts';
 
 const CONNECT_TIMEOUT_SECONDS = 5;
+const IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
 
 function isConnectionFailure(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
@@ -17,6 +21,11 @@ function isConnectionFailure(err: unknown): boolean {
       code.startsWith('08') ||
       code.startsWith('57P'))
   );
+}
+
+function field(err: unknown, name: 'code' | 'message' | 'detail'): string | undefined {
+  const v = (err as Record<string, unknown> | null)?.[name];
+  return typeof v === 'string' ? v : undefined;
 }
 
 /**
@@ -37,13 +46,35 @@ export function createPostgresStorage(connectionString: string): Storage {
       return await fn();
     } catch (err) {
       if (isConnectionFailure(err) || err instanceof TypeError) throw new StorageUnavailable(err);
-      throw err;
+      throw (
+        toStorageError({
+          sqlState: field(err, 'code'),
+          message: field(err, 'message'),
+          detail: field(err, 'detail'),
+        }) ?? err
+      );
     }
   }
 
-  return {
-    async ping() {
-      await call(() => sql`select 1 as ok`);
-    },
+  // `select * from public.fn(p_a => $1, …)`: named arguments, so SQL defaults apply to what is not
+  // passed. Parameters go untyped (postgres.js sends strings and numbers as `unknown`) and Postgres
+  // types them from the function signature; JSON arguments are sent as their text.
+  const rpc: Rpc = (fn: string, args: RpcArgs) => {
+    const names = Object.keys(args);
+    if (!IDENTIFIER.test(fn) || !names.every((n) => IDENTIFIER.test(n))) {
+      throw new Error(`not an SQL identifier: ${fn}(${names.join(', ')})`);
+    }
+    const values = names.map((n) => {
+      const v = args[n];
+      return v !== null && typeof v === 'object' ? JSON.stringify(v) : (v ?? null);
+    });
+    const list = names.map((n, i) => `${n} => $${i + 1}`).join(', ');
+    return call(() =>
+      sql.unsafe(`select * from public.${fn}(${list})`, values as (string | number | boolean | null)[]),
+    );
   };
+
+  return createSqlFunctionStorage(rpc, async () => {
+    await call(() => sql`select 1 as ok`);
+  });
 }
