@@ -7,6 +7,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { startDbGateway } from './lib/db-gateway.ts';
 import { ensureDevSecrets, signDevAdminToken } from './lib/dev-secrets.ts';
 import { freePort } from './lib/free-port.ts';
 import { applyMigrations } from './lib/migrations.ts';
@@ -57,6 +58,9 @@ async function main(): Promise<void> {
     `database  ${db.url} (PGlite, data in .local/pgdata; ${migrated.applied.length} migrations applied)`,
   );
 
+  // wrangler dev's Hyperdrive proxy reaches the database through a relay that turns an unreachable
+  // database into a Postgres error instead of a dev-server crash (see scripts/lib/db-gateway.ts).
+  const gateway = await startDbGateway(db.url);
   const secrets = await ensureDevSecrets(join(ROOT, '.dev.vars'));
   const adminToken = await signDevAdminToken(secrets.SUPABASE_JWT_SECRET);
 
@@ -80,7 +84,7 @@ async function main(): Promise<void> {
         ...process.env,
         WRANGLER_SEND_METRICS: 'false',
         CLOUDFLARE_CF_FETCH_ENABLED: 'false',
-        CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE: db.url,
+        CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE: gateway.url,
       },
     },
   );
@@ -106,6 +110,7 @@ async function main(): Promise<void> {
         });
       });
     }
+    await gateway.stop();
     await db.stop();
     process.exit(code);
   };

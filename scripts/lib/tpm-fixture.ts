@@ -220,8 +220,8 @@ export async function createNodeKey(tpm: TpmTarget, dir: string, label = 'node-k
 }
 
 /**
- * TPM2_Certify of `key` by `ak` with tpm2_certify. tpm2-tools 5.4 cannot pass qualifying data, so
- * extraData in the result is empty; use `certifyWithQualifyingData` to bind a nonce.
+ * TPM2_Certify of `key` by `ak` with tpm2_certify. tpm2-tools 5.4 has no option for qualifying data and
+ * always sends the constant 00ff55aa (extraData of the result); use `certifyWithQualifyingData` to bind a nonce.
  * Files: `<label>.attest` (TPMS_ATTEST), `<label>.sig` (TPMT_SIGNATURE).
  */
 export async function certify(
@@ -356,6 +356,23 @@ export function parsePcrYaml(yaml: string): PcrValues {
 }
 
 /**
+ * tpm2_quote reads the PCRs it prints separately from the quote itself: make sure the values hash (SHA-256,
+ * the signing hash, in selection order) to the quote's pcrDigest, the last field of a TPMS_ATTEST of a
+ * quote, so a test never feeds the verifier values that were not the quoted ones.
+ */
+function assertPcrsMatchQuote(message: Uint8Array, pcrs: PcrValues): void {
+  const h = createHash('sha256');
+  for (const bank of Object.values(pcrs)) {
+    for (const index of Object.keys(bank).sort((a, b) => Number(a) - Number(b))) {
+      h.update(Buffer.from(bank[index] ?? '', 'hex'));
+    }
+  }
+  const digest = h.digest();
+  const quoted = message.subarray(message.length - 32);
+  if (!digest.equals(quoted)) throw new Error('the PCR values tpm2_quote printed are not the quoted ones');
+}
+
+/**
  * tpm2_quote by `ak` over `selection` (tpm2-tools syntax, e.g. `sha1:0,1,2+sha256:0,1,2,7`) with
  * `nonce` as qualifying data, signed with SHA-256. The PCR values returned are the ones tpm2_quote read
  * and checked against the quote's pcrDigest itself (its `calcDigest`), so they are the quoted values.
@@ -402,8 +419,10 @@ export async function quote(
     { cwd: dir },
   );
   const pcrs = parsePcrYaml(stdout);
+  const message = read(q.messagePath);
+  assertPcrsMatchQuote(message, pcrs);
   writeFileSync(q.pcrsJsonPath, `${JSON.stringify(pcrs, null, 2)}\n`);
-  return { ...q, message: read(q.messagePath), signature: read(q.signaturePath), pcrs, nonce };
+  return { ...q, message, signature: read(q.signaturePath), pcrs, nonce };
 }
 
 /** Reads PCRs (tpm2-tools selection syntax) as `PcrValues`. */
