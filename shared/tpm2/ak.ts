@@ -1,7 +1,7 @@
 import { TPM_ALG, TPMA_OBJECT } from './constants.ts';
 import { TpmError } from './errors.ts';
 import { missingAttributes, presentAttributes } from './object-attributes.ts';
-import { eccCurve, rsaModulusBits, type TpmtPublic } from './structures/public.ts';
+import { eccCurve, hashAlgorithm, rsaModulusBits, type TpmtPublic } from './structures/public.ts';
 
 /**
  * What makes a key an Attestation Key (ATTESTATION.md §3.8, go-attestation `CheckAKParameters`):
@@ -23,7 +23,8 @@ export const AK_FORBIDDEN_ATTRIBUTES = TPMA_OBJECT.decrypt;
 /**
  * Throws AK_ATTRIBUTES_INVALID unless `ak` is a restricted signing key bound to its TPM, and
  * UNSUPPORTED_ALGORITHM unless it is RSA ≥ 2048 or ECC P-256/384/521 with a non-anonymous scheme
- * (ECDAA empties qualifiedSigner and extraData, ATTESTATION.md §3.3).
+ * (ECDAA empties qualifiedSigner and extraData, ATTESTATION.md §3.3), with a nameAlg we can hash: the AK is
+ * known by its Name (credential activation binds it), so a Name we cannot compute is an AK we cannot pin.
  */
 export function checkAkAttributes(ak: TpmtPublic): void {
   const missing = missingAttributes(ak.objectAttributes, AK_REQUIRED_ATTRIBUTES);
@@ -38,6 +39,7 @@ export function checkAkAttributes(ak: TpmtPublic): void {
       `AK attributes 0x${ak.objectAttributes.toString(16)}: ${parts.join('; ')}`,
     );
   }
+  hashAlgorithm(ak.nameAlg, 'AK nameAlg');
   if (ak.type === TPM_ALG.RSA) {
     rsaModulusBits(ak);
     if (

@@ -1,11 +1,13 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { checkAkAttributes } from './ak.ts';
 import { checkClockProgress } from './clock.ts';
+import { TPM_ALG } from './constants.ts';
 import { TpmError } from './errors.ts';
-import { parseAttest, parseAttest2b, parseAttestAny, marshalAttest } from './structures/attest.ts';
+import { marshalAttest, parseAttest, parseAttest2b, parseAttestAny } from './structures/attest.ts';
 import { parseEccPoint, parseEccPoint2b } from './structures/ecc-point.ts';
-import { parsePcrSelectionList, marshalPcrSelectionList } from './structures/pcr-selection.ts';
+import { marshalPcrSelectionList, parsePcrSelectionList } from './structures/pcr-selection.ts';
 import { marshalPublic, parsePublic, parsePublic2b, parsePublicAny } from './structures/public.ts';
 import { marshalSignature, parseSignature } from './structures/signature.ts';
 import { parseTpm2b } from './structures/tpm2b.ts';
@@ -19,7 +21,8 @@ import { verifyQuote } from './verify-quote.ts';
  * signed input ever verifies. ≥ 100,000 cases in total (the CI budget, ATTESTATION issue 3).
  */
 
-const read = (p: string) => new Uint8Array(readFileSync(new URL(`../../../shared/vectors/${p}`, import.meta.url)));
+const read = (p: string) =>
+  new Uint8Array(readFileSync(new URL(`../../../shared/vectors/${p}`, import.meta.url)));
 
 let v: Vectors;
 beforeAll(async () => {
@@ -51,7 +54,8 @@ function mutate(bytes: Uint8Array, edits: readonly Edit[]): Uint8Array {
     else if (e.op === 'set' && b.length > 0) b[at] = e.value;
     else if (e.op === 'truncate') b = b.slice(0, at);
     else if (e.op === 'insert') b = new Uint8Array([...b.subarray(0, at), e.value, ...b.subarray(at)]);
-    else if (e.op === 'delete' && b.length > 0) b = new Uint8Array([...b.subarray(0, at), ...b.subarray(at + 1)]);
+    else if (e.op === 'delete' && b.length > 0)
+      b = new Uint8Array([...b.subarray(0, at), ...b.subarray(at + 1)]);
   }
   return b;
 }
@@ -82,7 +86,14 @@ async function rejectsWithTpmError(p: Promise<unknown>): Promise<boolean> {
 
 const corpus = () => ({
   publics: [v.swtpm.akPublic.subarray(2), v.windows.akPublic, ...v.webauthn.map((w) => w.pubArea)],
-  attests: [v.swtpm.quote, v.windows.quote, v.windows.createAttestation, v.keylime.quote, ...v.webauthn.map((w) => w.certInfo), ...v.gce.map((q) => q.quote)],
+  attests: [
+    v.swtpm.quote,
+    v.windows.quote,
+    v.windows.createAttestation,
+    v.keylime.quote,
+    ...v.webauthn.map((w) => w.certInfo),
+    ...v.gce.map((q) => q.quote),
+  ],
   signatures: [v.swtpm.signature, v.windows.signature, v.keylime.signature, ...v.gce.map((q) => q.signature)],
 });
 
@@ -92,13 +103,17 @@ describe('parsers under random and mutated input', () => {
   it('TPMT_PUBLIC: only TpmError escapes, and whatever parses round-trips', () => {
     const seeds = corpus().publics;
     fc.assert(
-      fc.property(fc.nat({ max: seeds.length - 1 }), fc.array(edit, { minLength: 1, maxLength: 4 }), (i, edits) => {
-        const b = mutate(seeds[i] ?? new Uint8Array(), edits);
-        const p = parsesOrTpmError(parsePublic, b);
-        if (p) expect(same(marshalPublic(p), b)).toBe(true);
-        parsesOrTpmError(parsePublicAny, b);
-        parsesOrTpmError(parsePublic2b, b);
-      }),
+      fc.property(
+        fc.nat({ max: seeds.length - 1 }),
+        fc.array(edit, { minLength: 1, maxLength: 4 }),
+        (i, edits) => {
+          const b = mutate(seeds[i] ?? new Uint8Array(), edits);
+          const p = parsesOrTpmError(parsePublic, b);
+          if (p) expect(same(marshalPublic(p), b)).toBe(true);
+          parsesOrTpmError(parsePublicAny, b);
+          parsesOrTpmError(parsePublic2b, b);
+        },
+      ),
       runs(15_000),
     );
     fc.assert(
@@ -114,13 +129,17 @@ describe('parsers under random and mutated input', () => {
   it('TPMS_ATTEST: only TpmError escapes, and whatever parses round-trips', () => {
     const seeds = corpus().attests;
     fc.assert(
-      fc.property(fc.nat({ max: seeds.length - 1 }), fc.array(edit, { minLength: 1, maxLength: 4 }), (i, edits) => {
-        const b = mutate(seeds[i] ?? new Uint8Array(), edits);
-        const a = parsesOrTpmError(parseAttest, b);
-        if (a) expect(same(marshalAttest(a), b)).toBe(true);
-        parsesOrTpmError(parseAttestAny, b);
-        parsesOrTpmError(parseAttest2b, b);
-      }),
+      fc.property(
+        fc.nat({ max: seeds.length - 1 }),
+        fc.array(edit, { minLength: 1, maxLength: 4 }),
+        (i, edits) => {
+          const b = mutate(seeds[i] ?? new Uint8Array(), edits);
+          const a = parsesOrTpmError(parseAttest, b);
+          if (a) expect(same(marshalAttest(a), b)).toBe(true);
+          parsesOrTpmError(parseAttestAny, b);
+          parsesOrTpmError(parseAttest2b, b);
+        },
+      ),
       runs(20_000),
     );
     fc.assert(
@@ -134,11 +153,15 @@ describe('parsers under random and mutated input', () => {
   it('TPMT_SIGNATURE: only TpmError escapes, and whatever parses round-trips', () => {
     const seeds = corpus().signatures;
     fc.assert(
-      fc.property(fc.nat({ max: seeds.length - 1 }), fc.array(edit, { minLength: 1, maxLength: 4 }), (i, edits) => {
-        const b = mutate(seeds[i] ?? new Uint8Array(), edits);
-        const s = parsesOrTpmError(parseSignature, b);
-        if (s) expect(same(marshalSignature(s), b)).toBe(true);
-      }),
+      fc.property(
+        fc.nat({ max: seeds.length - 1 }),
+        fc.array(edit, { minLength: 1, maxLength: 4 }),
+        (i, edits) => {
+          const b = mutate(seeds[i] ?? new Uint8Array(), edits);
+          const s = parsesOrTpmError(parseSignature, b);
+          if (s) expect(same(marshalSignature(s), b)).toBe(true);
+        },
+      ),
       runs(10_000),
     );
     fc.assert(
@@ -185,17 +208,60 @@ describe('parsers under random and mutated input', () => {
 });
 
 describe('verifiers never accept a mutated signed input', () => {
-  it('verifyQuote rejects every mutation of the swtpm quote, signature, AK or nonce with a TpmError', async () => {
+  it('verifyQuote rejects every mutation of the swtpm quote, signature or nonce with a TpmError', async () => {
     const q = v.swtpm;
-    const fields = ['quote', 'signature', 'akPublic', 'nonce'] as const;
+    const fields = ['quote', 'signature', 'nonce'] as const;
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...fields), fc.array(edit, { minLength: 1, maxLength: 3 }), async (field, edits) => {
-        const mutated = mutate(q[field], edits);
-        fc.pre(!same(mutated, q[field]));
-        const input = { akPublic: q.akPublic, quote: q.quote, signature: q.signature, nonce: q.nonce, pcrValues: q.pcrValues, [field]: mutated };
-        expect(await rejectsWithTpmError(verifyQuote(input))).toBe(true);
-      }),
+      fc.asyncProperty(
+        fc.constantFrom(...fields),
+        fc.array(edit, { minLength: 1, maxLength: 3 }),
+        async (field, edits) => {
+          const mutated = mutate(q[field], edits);
+          fc.pre(!same(mutated, q[field]));
+          const input = {
+            akPublic: q.akPublic,
+            quote: q.quote,
+            signature: q.signature,
+            nonce: q.nonce,
+            pcrValues: q.pcrValues,
+            [field]: mutated,
+          };
+          expect(await rejectsWithTpmError(verifyQuote(input))).toBe(true);
+        },
+      ),
       runs(4_000),
+    );
+  });
+
+  it('verifyQuote accepts a mutated AK public area only if it still holds the same key, scheme and AK attributes', async () => {
+    // The AK public area is trusted input (pinned by Name at registration), not signed input: a mutation of
+    // a field the signature does not depend on (e.g. userWithAuth, authPolicy) may verify. What must never
+    // verify is a different key, scheme, or an area that is no longer a valid AK.
+    const q = v.swtpm;
+    const original = parsePublicAny(q.akPublic);
+    if (original.type !== TPM_ALG.ECC) throw new Error('ECC vector');
+    await fc.assert(
+      fc.asyncProperty(fc.array(edit, { minLength: 1, maxLength: 3 }), async (edits) => {
+        const akPublic = mutate(q.akPublic, edits);
+        fc.pre(!same(akPublic, q.akPublic));
+        const input = {
+          akPublic,
+          quote: q.quote,
+          signature: q.signature,
+          nonce: q.nonce,
+          pcrValues: q.pcrValues,
+        };
+        if (await rejectsWithTpmError(verifyQuote(input))) return;
+        const ak = parsePublicAny(akPublic);
+        expect(ak.type).toBe(TPM_ALG.ECC);
+        if (ak.type !== TPM_ALG.ECC) return;
+        expect(same(ak.x, original.x) && same(ak.y, original.y) && ak.curveId === original.curveId).toBe(
+          true,
+        );
+        expect(ak.scheme).toEqual(original.scheme);
+        expect(() => checkAkAttributes(ak)).not.toThrow();
+      }),
+      runs(2_000),
     );
   });
 
@@ -204,12 +270,24 @@ describe('verifiers never accept a mutated signed input', () => {
     const base = q.pcrValues.sha256 ?? {};
     await fc.assert(
       fc.asyncProperty(
-        fc.dictionary(fc.constantFrom('0', '1', '2', '7', '8', '23', '07', 'x'), fc.constantFrom(...Object.values(base), '00'.repeat(32), 'ff'.repeat(20))),
+        fc.dictionary(
+          fc.constantFrom('0', '1', '2', '7', '8', '23', '07', 'x'),
+          fc.constantFrom(...Object.values(base), '00'.repeat(32), 'ff'.repeat(20)),
+        ),
         fc.constantFrom('sha256', 'sha1', 'sha384'),
         async (sha, bank) => {
-          const same256 = bank === 'sha256' && Object.keys(sha).length === 3 && Object.entries(base).every(([k, h]) => sha[k] === h);
+          const same256 =
+            bank === 'sha256' &&
+            Object.keys(sha).length === 3 &&
+            Object.entries(base).every(([k, h]) => sha[k] === h);
           fc.pre(!same256);
-          const input = { akPublic: q.akPublic, quote: q.quote, signature: q.signature, nonce: q.nonce, pcrValues: { [bank]: sha } };
+          const input = {
+            akPublic: q.akPublic,
+            quote: q.quote,
+            signature: q.signature,
+            nonce: q.nonce,
+            pcrValues: { [bank]: sha },
+          };
           expect(await rejectsWithTpmError(verifyQuote(input))).toBe(true);
         },
       ),
@@ -233,12 +311,16 @@ describe('verifiers never accept a mutated signed input', () => {
     const signature = marshalSignature({ sigAlg: 0x0014, hash: 0x000b, sig: w.sig });
     const base = { certifyInfo: w.certInfo, signature, certifiedPublic: w.pubArea };
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom('certifyInfo', 'signature', 'certifiedPublic') , fc.array(edit, { minLength: 1, maxLength: 3 }), async (field, edits) => {
-        const mutated = mutate(base[field], edits);
-        fc.pre(!same(mutated, base[field]));
-        const input = { akPublic: key, ...base, nonce: w.expectedExtraData, [field]: mutated };
-        expect(await rejectsWithTpmError(verifyCertify(input))).toBe(true);
-      }),
+      fc.asyncProperty(
+        fc.constantFrom('certifyInfo', 'signature', 'certifiedPublic'),
+        fc.array(edit, { minLength: 1, maxLength: 3 }),
+        async (field, edits) => {
+          const mutated = mutate(base[field], edits);
+          fc.pre(!same(mutated, base[field]));
+          const input = { akPublic: key, ...base, nonce: w.expectedExtraData, [field]: mutated };
+          expect(await rejectsWithTpmError(verifyCertify(input))).toBe(true);
+        },
+      ),
       runs(4_000),
     );
   });

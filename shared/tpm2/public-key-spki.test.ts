@@ -9,6 +9,7 @@ import {
 } from './public-key-spki.ts';
 import { parsePublicAny } from './structures/public.ts';
 import { rsaPublicFromSpki, softwareEccSigner } from './testing/software-signer.ts';
+import type { WebCryptoKey } from './webcrypto-types.ts';
 
 const vec = (p: string) =>
   new Uint8Array(readFileSync(new URL(`../../../shared/vectors/${p}`, import.meta.url)));
@@ -43,7 +44,7 @@ describe('public key ↔ SPKI', () => {
     expect(await publicKeyMatchesSpki(ak, spkiFromPem(text('swtpm-sample/ek_rsa.pem')))).toBe(false);
     const p384 = (await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-384' }, true, [
       'sign',
-    ])) as { publicKey: CryptoKey };
+    ])) as { publicKey: WebCryptoKey };
     expect(
       await publicKeyMatchesSpki(ak, new Uint8Array(await crypto.subtle.exportKey('spki', p384.publicKey))),
     ).toBe(false);

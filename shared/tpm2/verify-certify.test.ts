@@ -134,7 +134,7 @@ describe('verifyCertify on Windows Hello TPM attestations (WebAuthn `tpm` format
       verifyCertify({
         akPublic: await aikKey(w),
         certifyInfo: w.certInfo,
-        signature: { ...rsassa(w), hash: TPM_ALG.SHA256 },
+        signature: { sigAlg: TPM_ALG.RSASSA, hash: TPM_ALG.SHA256, sig: w.sig },
         certifiedPublic: w.pubArea,
       }),
       'SIGNATURE_SCHEME_MISMATCH',

@@ -133,7 +133,7 @@ describe('verifyAttestSignature', () => {
   it('verifies with a WebCrypto key (an AK known by its certificate or PEM)', async () => {
     const key = await crypto.subtle.importKey(
       'spki',
-      spkiFromPem(new TextDecoder().decode(vec('ak.pem'))),
+      spkiFromPem(new TextDecoder().decode(vec('ak.pem'))) as Uint8Array<ArrayBuffer>,
       { name: 'ECDSA', namedCurve: 'P-256' },
       false,
       ['verify'],

@@ -1,3 +1,4 @@
+import { toHex } from '../encoding/bytes.ts';
 import { HASH_ALGS, TPM_ALG } from './constants.ts';
 import { TpmError } from './errors.ts';
 import {
@@ -148,9 +149,7 @@ export async function verifyAttestSignature(
 ): Promise<VerifiedSignature> {
   const sig = isCryptoKey(signer) ? bindToCryptoKey(signer, signature) : bindToPublic(signer, signature);
   const hash = hashAlgorithm(sig.hash, 'signature hash');
-  const key = isCryptoKey(signer)
-    ? signer
-    : await publicKeyToCryptoKey(signer, 'verify', { scheme: sig.sigAlg, hashAlg: sig.hash });
+  const key = isCryptoKey(signer) ? signer : await verificationKey(signer, sig.sigAlg, sig.hash);
   const result = { sigAlg: sig.sigAlg, hashAlg: sig.hash };
 
   if (sig.sigAlg === TPM_ALG.ECDSA) {
@@ -178,6 +177,36 @@ export async function verifyAttestSignature(
       return result;
   }
   throw invalid();
+}
+
+/**
+ * Imported verification keys by content. Importing a key costs about as much as verifying with it (JWK
+ * parsing and point validation), and a verifier sees the same AKs again on every heartbeat. The cache key is
+ * the complete key material plus the algorithm parameters, so a hit is the very key the miss would import.
+ */
+const KEY_CACHE_SIZE = 256;
+const keyCache = new Map<string, Promise<WebCryptoKey>>();
+
+function verificationKey(pub: TpmtPublic, sigAlg: number, hashAlg: number): Promise<WebCryptoKey> {
+  const material =
+    pub.type === TPM_ALG.RSA
+      ? `${pub.exponent}:${toHex(pub.modulus)}`
+      : `${pub.curveId}:${toHex(pub.x)}:${toHex(pub.y)}`;
+  const id = `${pub.type}:${sigAlg}:${hashAlg}:${material}`;
+  const hit = keyCache.get(id);
+  if (hit) {
+    keyCache.delete(id);
+    keyCache.set(id, hit); // most recently used last
+    return hit;
+  }
+  const imported = publicKeyToCryptoKey(pub, 'verify', { scheme: sigAlg, hashAlg });
+  keyCache.set(id, imported);
+  imported.catch(() => keyCache.delete(id)); // never cache a failure
+  if (keyCache.size > KEY_CACHE_SIZE) {
+    const oldest = keyCache.keys().next().value;
+    if (oldest !== undefined) keyCache.delete(oldest);
+  }
+  return imported;
 }
 
 function curveSizeOf(key: WebCryptoKey): number {

@@ -8,11 +8,16 @@ type Subtle = typeof crypto.subtle;
 /** A WebCrypto `CryptoKey`. */
 export type WebCryptoKey = Awaited<ReturnType<Subtle['importKey']>>;
 
-/** The algorithm parameter of `importKey`. */
-export type ImportAlgorithm = Parameters<Subtle['importKey']>[2];
+/**
+ * The `importKey` algorithms tpm2-ts uses, spelled out (not derived from the overloaded signature, whose
+ * last overload differs between the Node, DOM and Workers typings).
+ */
+export type ImportAlgorithm =
+  | { name: 'ECDSA' | 'ECDH'; namedCurve: string }
+  | { name: 'RSASSA-PKCS1-v1_5' | 'RSA-PSS' | 'RSA-OAEP'; hash: string };
 
-/** The usages parameter of `importKey`. */
-export type KeyUsages = Parameters<Subtle['importKey']>[4];
+/** Key usages tpm2-ts asks for. */
+export type KeyUsages = ('verify' | 'encrypt' | 'sign' | 'deriveBits' | 'deriveKey')[];
 
 /** The JWK members tpm2-ts produces (a subset of RFC 7517/7518 public-key members). */
 export interface PublicJwk {

@@ -57,21 +57,17 @@ export function createPostgresStorage(connectionString: string): Storage {
   }
 
   // `select * from public.fn(p_a => $1, …)`: named arguments, so SQL defaults apply to what is not
-  // passed. Parameters go untyped (postgres.js sends strings and numbers as `unknown`) and Postgres
-  // types them from the function signature; JSON arguments are sent as their text.
+  // passed. Parameters go untyped: postgres.js asks the server for their types (from the function
+  // signature) and serialises by them, so JSON arguments are passed as values, never pre-stringified
+  // (that would arrive as a JSON string).
   const rpc: Rpc = (fn: string, args: RpcArgs) => {
     const names = Object.keys(args);
     if (!IDENTIFIER.test(fn) || !names.every((n) => IDENTIFIER.test(n))) {
       throw new Error(`not an SQL identifier: ${fn}(${names.join(', ')})`);
     }
-    const values = names.map((n) => {
-      const v = args[n];
-      return v !== null && typeof v === 'object' ? JSON.stringify(v) : (v ?? null);
-    });
+    const values = names.map((n) => args[n] ?? null) as postgres.ParameterOrJSON<never>[];
     const list = names.map((n, i) => `${n} => $${i + 1}`).join(', ');
-    return call(() =>
-      sql.unsafe(`select * from public.${fn}(${list})`, values as (string | number | boolean | null)[]),
-    );
+    return call(() => sql.unsafe(`select * from public.${fn}(${list})`, values));
   };
 
   return createSqlFunctionStorage(rpc, async () => {

@@ -107,9 +107,10 @@ export function createPostgrestRpcStandin(databaseUrl: string): PostgrestRpcStan
         hint: null,
       });
     }
+    // Typed by the casts below; postgres.js serialises each value by that type (JSON values as JSON).
     const values = names.map((n) => {
       const v = body[n];
-      return v === null || v === undefined ? null : typeof v === 'object' ? JSON.stringify(v) : String(v);
+      return v === null || v === undefined ? null : typeof v === 'object' ? v : String(v);
     });
     const list = names.map((n, i) => `${n} => $${i + 1}::${byName.get(n)!.type}`).join(', ');
     try {
@@ -118,7 +119,7 @@ export function createPostgrestRpcStandin(databaseUrl: string): PostgrestRpcStan
         await tx`select set_config('request.jwt.claims', ${JSON.stringify({ role })}, true)`;
         return tx.unsafe<{ body: string }[]>(
           `select coalesce(json_agg(_r), '[]'::json)::text as body from public.${fn}(${list}) as _r`,
-          values,
+          values as postgres.ParameterOrJSON<never>[],
         );
       });
       return new Response(row?.body ?? '[]', {

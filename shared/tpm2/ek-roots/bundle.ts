@@ -4,9 +4,20 @@
 /** Date of the tpm-ca-certificates bundle these PEMs come from. */
 export const EK_ROOTS_BUNDLE_DATE = '2026-04-11';
 
+/** One bundled CA certificate: where it comes from, its subject as @peculiar/x509 renders it, its PEM. */
+export interface BundledCertificate {
+  readonly label: string;
+  readonly subject: string;
+  readonly pem: string;
+}
+
 /** TPM manufacturer EK root CAs (trust anchors; some are not self-signed) (28 certificates). */
-export const EK_ROOTS_PEM = `# tpm-ca-certificates.pem: AMD Pluton Global Factory ICA
------BEGIN CERTIFICATE-----
+export const EK_ROOTS: readonly BundledCertificate[] = [
+  {
+    label: 'tpm-ca-certificates.pem: AMD Pluton Global Factory ICA',
+    subject:
+      'C=US, ST=California, L=Santa Clara, O=Advanced Micro Devices Inc., OU=IT, CN=AMD Pluton Global Factory ICA',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIESTCCAjGgAwIBAgIBHTANBgkqhkiG9w0BAQwFADCBhDELMAkGA1UEBhMCVVMx
 EzARBgNVBAgMCkNhbGlmb3JuaWExFDASBgNVBAcMC1NhbnRhIENsYXJhMSQwIgYD
 VQQKDBtBZHZhbmNlZCBNaWNybyBEZXZpY2VzLCBJbmMxCzAJBgNVBAsMAklUMRcw
@@ -30,9 +41,12 @@ jYVjumCKCFNZEA+c/AEoV1wNd/0JI5SAYfsqMZCbggLPEQMQgfwnaJf+xXec6sdN
 QR2HHT06GjiP/L+YPAtFNk5ZGSwcBN0XJOq80cSin2rA6RZsE+PImMS0zG2SxtdT
 8zNA2qV5TsBPiRGc6GFfRBH+sPMqOrZw4S87yQAgPh0HJPG9Ub7tBhxIxv19CO2U
 zztas2H3Zqq6JpiSXabuqB4Fofx9XtGcRS713elI60u5dgHW1uvONOAwelV1
------END CERTIFICATE-----
-# tpm-ca-certificates.pem: AMDTPM ECC (modern version)
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-ca-certificates.pem: AMDTPM ECC (modern version)',
+    subject: 'OU=Engineering, C=US, L=Sunnyvale, ST=CA, O=Advanced Micro Devices, CN=AMDTPM',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDBTCCAqygAwIBAgIQI0UiAdQcWrBkAyvSPxWP7zAKBggqhkjOPQQDAjB2MRQw
 EgYDVQQLDAtFbmdpbmVlcmluZzELMAkGA1UEBhMCVVMxEjAQBgNVBAcMCVN1bm55
 dmFsZTELMAkGA1UECAwCQ0ExHzAdBgNVBAoMFkFkdmFuY2VkIE1pY3JvIERldmlj
@@ -50,9 +64,12 @@ QwYDVR0gBDwwOjA4BgorBgEEAZx4ZRUKMCowKAYIKwYBBQUHAgEWHGh0dHBzOi8v
 ZnRwbS5hbWQuY29tL3BraS9jcHMwCgYIKoZIzj0EAwIDRwAwRAIgdC//Fcx0tGsf
 HFjnzGiI77v83f5UkEFaTtHmodwAqkUCIHZ+ONVyeqVYIkRFWGl9GTnhSfvmghKj
 Ra64ryoheLlO
------END CERTIFICATE-----
-# tpm-ca-certificates.pem: AMDTPM RSA (modern version)
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-ca-certificates.pem: AMDTPM RSA (modern version)',
+    subject: 'OU=Engineering, C=US, L=Sunnyvale, ST=CA, O=Advanced Micro Devices, CN=AMDTPM',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIEjDCCA3SgAwIBAgIQJk05ojzrXVtJ1hAETuvRITANBgkqhkiG9w0BAQsFADB2
 MRQwEgYDVQQLDAtFbmdpbmVlcmluZzELMAkGA1UEBhMCVVMxEjAQBgNVBAcMCVN1
 bm55dmFsZTELMAkGA1UECAwCQ0ExHzAdBgNVBAoMFkFkdmFuY2VkIE1pY3JvIERl
@@ -78,9 +95,12 @@ Vt7v6YJqcXRf4WfQI8EnOuCydl3a5OhlM2uEoy/GWHqvWoMuh1/j5/L8aWCacwGw
 hz/uL0I64lUSLLoTZFdBIJ9r2RDiEqxsb7MbgtLOqeZFWfVITasTbcno8+rIOmn/
 860bTAfKuQWVIMKyHV/rElwa7A0d75Nl+p6BEMDxAs/bLq10PaGSxao8iGWiCihm
 tgzAbWXJ0VoaLTb3eZw+Rg==
------END CERTIFICATE-----
-# tpm-ca-certificates.pem: Infineon OPTIGA(TM) ECC Root CA
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-ca-certificates.pem: Infineon OPTIGA(TM) ECC Root CA',
+    subject: 'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM) Devices, CN=Infineon OPTIGA(TM) ECC Root CA',
+    pem: `-----BEGIN CERTIFICATE-----
 MIICWzCCAeKgAwIBAgIBBDAKBggqhkjOPQQDAzB3MQswCQYDVQQGEwJERTEhMB8G
 A1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJPUFRJR0Eo
 VE0pIERldmljZXMxKDAmBgNVBAMMH0luZmluZW9uIE9QVElHQShUTSkgRUNDIFJv
@@ -94,9 +114,12 @@ DgQWBBS0GIXISkrFEnryQDnexPWLHn5K0TAOBgNVHQ8BAf8EBAMCAAYwDwYDVR0T
 AQH/BAUwAwEB/zAKBggqhkjOPQQDAwNnADBkAjA6QZcV8DjjbPuKjKDZQmTRywZk
 MAn8wE6kuW3EouVvBt+/2O+szxMe4vxj8R6TDCYCMG7c9ov86ll/jDlJb/q0L4G+
 +O3Bdel9P5+cOgzIGANkOPEzBQM3VfJegfnriT/kaA==
------END CERTIFICATE-----
-# tpm-ca-certificates.pem: Infineon OPTIGA(TM) ECC Root CA 2
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-ca-certificates.pem: Infineon OPTIGA(TM) ECC Root CA 2',
+    subject: 'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM) Devices, CN=Infineon OPTIGA(TM) ECC Root CA 2',
+    pem: `-----BEGIN CERTIFICATE-----
 MIICrTCCAg6gAwIBAgIBWjAKBggqhkjOPQQDBDB5MQswCQYDVQQGEwJERTEhMB8G
 A1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJPUFRJR0Eo
 VE0pIERldmljZXMxKjAoBgNVBAMMIUluZmluZW9uIE9QVElHQShUTSkgRUNDIFJv
@@ -112,9 +135,12 @@ BTADAQH/MAoGCCqGSM49BAMEA4GMADCBiAJCAOXJYwRt86BtRKSuiN5LNATNX6Nc
 hs4DUiggpQhbgggV3Lf+T39l71KvCIPb8n5ZjSi5AKflmPGzumCjqDAPsgmsAkIA
 vpqNqptg4Sf3hrdAsLAqNPZGnx8gRBnsTvvQzNUOZETuBp+nbmSrKMWZpd5G7HkM
 9uXFb5ctX1cZQUbYFA2qG5g=
------END CERTIFICATE-----
-# tpm-ca-certificates.pem: Infineon OPTIGA(TM) RSA Root CA
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-ca-certificates.pem: Infineon OPTIGA(TM) RSA Root CA',
+    subject: 'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM) Devices, CN=Infineon OPTIGA(TM) RSA Root CA',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIFqzCCA5OgAwIBAgIBAzANBgkqhkiG9w0BAQsFADB3MQswCQYDVQQGEwJERTEh
 MB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJPUFRJ
 R0EoVE0pIERldmljZXMxKDAmBgNVBAMMH0luZmluZW9uIE9QVElHQShUTSkgUlNB
@@ -146,9 +172,12 @@ Rdp3SalxsSp6cWwJGE4wpYKB2ClM2QF3yNQoTGNwMlpsxnU72ihDi/RxyaRTz9OR
 pubNq8Wuq7jQUs5U00ryrMCZog1cxLzyfZwwCYh6O2CmbvMoydHNy5CU3ygxaLWv
 JpgZVHN103npVMR3mLNa3QE+5MFlBlP3Mmystu8iVAKJas39VO5y5jad4dRLkwtM
 6sJa8iBpdRjZrBp5sJBI
------END CERTIFICATE-----
-# tpm-ca-certificates.pem: Infineon OPTIGA(TM) RSA Root CA 2
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-ca-certificates.pem: Infineon OPTIGA(TM) RSA Root CA 2',
+    subject: 'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM) Devices, CN=Infineon OPTIGA(TM) RSA Root CA 2',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIFsTCCA5mgAwIBAgIBWTANBgkqhkiG9w0BAQsFADB5MQswCQYDVQQGEwJERTEh
 MB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJPUFRJ
 R0EoVE0pIERldmljZXMxKjAoBgNVBAMMIUluZmluZW9uIE9QVElHQShUTSkgUlNB
@@ -180,9 +209,13 @@ PzZGZvOu84FILJkSxj9ZpPVDy3bgTS2AE9Iy0C6y/1GyeHhDYFYdxg40osoCOBxu
 nqu/imr4HSyvrsIGNak5RLEed8e02nbjTAehOLAZGdj+TMnvbQBS0AiZZO3qWx9T
 /ABQ8gFSGgorfvS5Lg7ANIiBSsCsVIa28I2eiYrJZatuFAo1Xg4z3n2kvL7S1wZy
 8MZsUVujMk+IInhi81MQZFUR2QbA
------END CERTIFICATE-----
-# tpm-ca-certificates.pem: OnDie CA RootCA
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-ca-certificates.pem: OnDie CA RootCA',
+    subject:
+      'C=US, ST=CA, L=Santa Clara, O=Intel Corporation, OU=OnDie CA Root Cert Signing, CN=www.intel.com',
+    pem: `-----BEGIN CERTIFICATE-----
 MIICujCCAj6gAwIBAgIUPLLiHTrwySRtWxR4lxKLlu7MJ7wwDAYIKoZIzj0EAwMF
 ADCBiTELMAkGA1UEBgwCVVMxCzAJBgNVBAgMAkNBMRQwEgYDVQQHDAtTYW50YSBD
 bGFyYTEaMBgGA1UECgwRSW50ZWwgQ29ycG9yYXRpb24xIzAhBgNVBAsMGk9uRGll
@@ -198,9 +231,12 @@ BAUwAwEB/zAOBgNVHQ8BAf8EBAMCAQYwHQYDVR0OBBYEFLRYyfbkCECj8ljIOXhu
 ro4KjZw4MAwGCCqGSM49BAMDBQADaAAwZQIxAP9B4lFF86uvpHmkcp61cWaU565a
 yE3p7ezu9haLE/lPLh5hFQfmTi1nm/sG3JEXMQIwNpKfHoDmUTrUyezhhfv3GG+1
 CqBXstmCYH40buj9jKW3pHWc71s9arEmPWli7I8U
------END CERTIFICATE-----
-# tpm-ca-certificates.pem: Microsoft Pluton Root CA 2021
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-ca-certificates.pem: Microsoft Pluton Root CA 2021',
+    subject: 'C=US, O=Microsoft Corporation, CN=Microsoft Pluton Root CA 2021',
+    pem: `-----BEGIN CERTIFICATE-----
 MIICkTCCAhegAwIBAgIQPIpTexas86BK8m3m/JWudjAKBggqhkjOPQQDAzBVMQsw
 CQYDVQQGEwJVUzEeMBwGA1UEChMVTWljcm9zb2Z0IENvcnBvcmF0aW9uMSYwJAYD
 VQQDEx1NaWNyb3NvZnQgUGx1dG9uIFJvb3QgQ0EgMjAyMTAeFw0yMTEwMTQxOTIw
@@ -215,9 +251,13 @@ BggrBgEFBQcCARYzaHR0cDovL3d3dy5taWNyb3NvZnQuY29tL3BraW9wcy9Eb2Nz
 L1JlcG9zaXRvcnkuaHRtMAoGCCqGSM49BAMDA2gAMGUCMDBPuVJaplPoG9YOp9Fb
 3E35N9NxLAYZypIbtqRUu9xvBa6EiDnPnJ4Dq4oIXtXVCgIxAKhKREui9eR/Z7Zs
 jzmo3HWJKJx4hdDvogDUH4tqyT2B/5OblpUwD9ChUNCF4nWLmA==
------END CERTIFICATE-----
-# tpm-ca-certificates.pem: Microsoft TPM Root Certificate Authority 2014
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-ca-certificates.pem: Microsoft TPM Root Certificate Authority 2014',
+    subject:
+      'C=US, ST=Washington, L=Redmond, O=Microsoft Corporation, CN=Microsoft TPM Root Certificate Authority 2014',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIF9TCCA92gAwIBAgIQXbYwTgy/J79JuMhpUB5dyzANBgkqhkiG9w0BAQsFADCB
 jDELMAkGA1UEBhMCVVMxEzARBgNVBAgTCldhc2hpbmd0b24xEDAOBgNVBAcTB1Jl
 ZG1vbmQxHjAcBgNVBAoTFU1pY3Jvc29mdCBDb3Jwb3JhdGlvbjE2MDQGA1UEAxMt
@@ -250,9 +290,12 @@ iPiq0Da0jqw30PaLluTMTGY5+RnZVh50JD6nk+Ea3wRkU8aiYFnpIxfKBZ72whmY
 Ya/egj9IKeqpR0vuLebbU0fJBf880K1jWD3Z5SFyJXo057Mv0OPw5mttytE585ZI
 y5JsaRXlsOoWGRXE3kUT/MKR1UoAgR54c8Bsh+9Dq2wqIK9mRn15zvBDeyHG6+cz
 urLopziOUeWokxZN1syrEdKlhFoPYavm6t+PzIcpdxZwHA+V3jLJPfI=
------END CERTIFICATE-----
-# tpm-ca-certificates.pem: NSING TPM ECC ROOT CA 001
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-ca-certificates.pem: NSING TPM ECC ROOT CA 001',
+    subject: 'C=SG, O=NSING Technologies Pte. Ltd., OU=TPM Devices, CN=NSING TPM ECC ROOT CA 001',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIClzCCAfmgAwIBAgICEAAwCgYIKoZIzj0EAwQwbjELMAkGA1UEBhMCU0cxJTAj
 BgNVBAoMHE5TSU5HIFRlY2hub2xvZ2llcyBQdGUuIEx0ZC4xFDASBgNVBAsMC1RQ
 TSBEZXZpY2VzMSIwIAYDVQQDDBlOU0lORyBUUE0gRUNDIFJPT1QgQ0EgMDAxMCAX
@@ -267,9 +310,12 @@ MA4GA1UdDwEB/wQEAwIBBjAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49BAMEA4GL
 ADCBhwJBeQ+MVZCpv0+wtZ0+shzHM6wvLL7xuoR8XF4HNCTcu/xkJzWC20fXGgKK
 nL6yuXQk6W1YFzSE3+nrIYVBe8Hdf+gCQgGv/1F5Qo+KoPm7NnLMrwFgvHyk9aM/
 xNfscZZ1dsHFSRlzFGTyR8g+L0Tf77H1UmcTd5KY5eGj/BT52gcBAvXSig==
------END CERTIFICATE-----
-# tpm-ca-certificates.pem: NSING TPM RSA ROOT CA 001
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-ca-certificates.pem: NSING TPM RSA ROOT CA 001',
+    subject: 'C=SG, O=NSING Technologies Pte. Ltd., OU=TPM Devices, CN=NSING TPM RSA ROOT CA 001',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIFnDCCA4SgAwIBAgICEAAwDQYJKoZIhvcNAQEMBQAwbjELMAkGA1UEBhMCU0cx
 JTAjBgNVBAoMHE5TSU5HIFRlY2hub2xvZ2llcyBQdGUuIEx0ZC4xFDASBgNVBAsM
 C1RQTSBEZXZpY2VzMSIwIAYDVQQDDBlOU0lORyBUUE0gUlNBIFJPT1QgQ0EgMDAx
@@ -300,9 +346,12 @@ uhAKIu9Q291yaTLq7cVmW2FBBfh/gy41Afj+3WJubL/OgnBoNMEte8OsyF1If982
 RryytxBVDLo51090Cgq0vFq1VJiDSnCXV7PcIoCZqynGJ5fH/e/Vzd47PFHp2j8U
 TbKUQB/eO6K9T/9n7J9rx5geK8JSVCOxDCD3BCnLLzCo/hRQ919jZDv6fs2alxYu
 3QSkzN1JLxFddWCs6+CBReWeLVFm6LNOUJGfyxIxHsIeFtVoRxNI4/QHgIJTu7eG
------END CERTIFICATE-----
-# tpm-ca-certificates.pem: NPCTxxx ECC521 RootCA
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-ca-certificates.pem: NPCTxxx ECC521 RootCA',
+    subject: 'CN=NPCTxxx ECC521 RootCA, O=Nuvoton Technology Corporation, C=TW',
+    pem: `-----BEGIN CERTIFICATE-----
 MIICaTCCAcugAwIBAgIBAjAKBggqhkjOPQQDBDBWMR4wHAYDVQQDExVOUENUeHh4
 IEVDQzUyMSBSb290Q0ExJzAlBgNVBAoTHk51dm90b24gVGVjaG5vbG9neSBDb3Jw
 b3JhdGlvbjELMAkGA1UEBhMCVFcwIBcNMjMwNDI3MTYzNjU4WhgPMjA1MzA0Mjcx
@@ -316,9 +365,12 @@ H6vUs/fqZjsloy+eo0UwQzAOBgNVHQ8BAf8EBAMCAgQwEgYDVR0TAQH/BAgwBgEB
 gYsAMIGHAkIBOEEErw+Y4yMWsXAadaSW6xd/mBVGsXqhMpzj4papN/7GqjXDfuK9
 MgsZ7Px8flVvyCwklFaQ3BAmW4tfyl4N9L0CQUkCk38aTqb9ujPyxEr992ohb/fN
 k4fcaU9h6ghtC0Rwjye33dZG+uuCoD+UJPXnbELFsVIno4CMU5wrbN/pjkTT
------END CERTIFICATE-----
-# tpm-ca-certificates.pem: Nuvoton TPM Root CA 1110
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-ca-certificates.pem: Nuvoton TPM Root CA 1110',
+    subject: 'CN=Nuvoton TPM Root CA 1110+O=Nuvoton Technology Corporation+C=TW',
+    pem: `-----BEGIN CERTIFICATE-----
 MIICBjCCAaygAwIBAgIIEDiqn2SaqGMwCgYIKoZIzj0EAwIwVTFTMB8GA1UEAxMY
 TnV2b3RvbiBUUE0gUm9vdCBDQSAxMTEwMCUGA1UEChMeTnV2b3RvbiBUZWNobm9s
 b2d5IENvcnBvcmF0aW9uMAkGA1UEBhMCVFcwHhcNMTUwNTExMDg0MzMzWhcNMzUw
@@ -330,9 +382,12 @@ MA4GA1UdDwEB/wQEAwICBDASBgNVHRMBAf8ECDAGAQH/AgEAMB0GA1UdDgQWBBQV
 kdS26vmNAQSGS2kDpI3QAmB30zAfBgNVHSMEGDAWgBQVkdS26vmNAQSGS2kDpI3Q
 AmB30zAKBggqhkjOPQQDAgNIADBFAiEAlfxysfHDcxYDed5dmRbvHPKHLEEq9Y9P
 wAxoKqH7Q5kCIGfsxiLr2j9nJ9jELwXz0/VWN9PhUNdM3qmsx2JEne6p
------END CERTIFICATE-----
-# tpm-ca-certificates.pem: Nuvoton TPM Root CA 1111
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-ca-certificates.pem: Nuvoton TPM Root CA 1111',
+    subject: 'CN=Nuvoton TPM Root CA 1111+O=Nuvoton Technology Corporation+C=TW',
+    pem: `-----BEGIN CERTIFICATE-----
 MIICBzCCAa2gAwIBAgIJAN/u3L0l8osZMAoGCCqGSM49BAMCMFUxUzAfBgNVBAMT
 GE51dm90b24gVFBNIFJvb3QgQ0EgMTExMTAlBgNVBAoTHk51dm90b24gVGVjaG5v
 bG9neSBDb3Jwb3JhdGlvbjAJBgNVBAYTAlRXMB4XDTE3MDgyMTAzMzI1M1oXDTM3
@@ -344,9 +399,12 @@ ZDAOBgNVHQ8BAf8EBAMCAgQwEgYDVR0TAQH/BAgwBgEB/wIBADAdBgNVHQ4EFgQU
 iC8Ee4cSHPmIXzEWC8e7VYavRxswHwYDVR0jBBgwFoAUiC8Ee4cSHPmIXzEWC8e7
 VYavRxswCgYIKoZIzj0EAwIDSAAwRQIhANrKhBfLXyHCznBRtWRBmTbfYJR9mCl1
 2N/xZkcohRZIAiBDufnmhZWCbX4pibbzAOgcxjsc5+qmpAovxW9ipWJEsA==
------END CERTIFICATE-----
-# tpm-ca-certificates.pem: Nuvoton TPM Root CA 2111
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-ca-certificates.pem: Nuvoton TPM Root CA 2111',
+    subject: 'CN=Nuvoton TPM Root CA 2111+O=Nuvoton Technology Corporation+C=TW',
+    pem: `-----BEGIN CERTIFICATE-----
 MIICBzCCAa2gAwIBAgIJAOCIUWvKMfuGMAoGCCqGSM49BAMCMFUxUzAfBgNVBAMT
 GE51dm90b24gVFBNIFJvb3QgQ0EgMjExMTAlBgNVBAoTHk51dm90b24gVGVjaG5v
 bG9neSBDb3Jwb3JhdGlvbjAJBgNVBAYTAlRXMB4XDTE3MDkxMTA3MDk0OVoXDTM3
@@ -358,9 +416,12 @@ ZDAOBgNVHQ8BAf8EBAMCAgQwEgYDVR0TAQH/BAgwBgEB/wIBADAdBgNVHQ4EFgQU
 I/TiKtO+N0pEl3KVSqKDrtdSVy4wHwYDVR0jBBgwFoAUI/TiKtO+N0pEl3KVSqKD
 rtdSVy4wCgYIKoZIzj0EAwIDSAAwRQIgXgXs2eVt2U4sCoRf1GLoUTf2ZzYTSsyg
 6I5w6hPTLigCIQDLLFlXK1xw1a1D1/idVhdd3a8gkE0FnTJO890WwiQbpg==
------END CERTIFICATE-----
-# tpm-ca-certificates.pem: Nuvoton TPM Root CA 2112
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-ca-certificates.pem: Nuvoton TPM Root CA 2112',
+    subject: 'CN=Nuvoton TPM Root CA 2112+O=Nuvoton Technology Corporation+C=TW',
+    pem: `-----BEGIN CERTIFICATE-----
 MIICBjCCAa2gAwIBAgIJAOmPfeHxqsTXMAoGCCqGSM49BAMCMFUxUzAfBgNVBAMT
 GE51dm90b24gVFBNIFJvb3QgQ0EgMjExMjAlBgNVBAoTHk51dm90b24gVGVjaG5v
 bG9neSBDb3Jwb3JhdGlvbjAJBgNVBAYTAlRXMB4XDTIxMDMyMzA3NTgwNloXDTQx
@@ -372,9 +433,12 @@ ZDAOBgNVHQ8BAf8EBAMCAgQwEgYDVR0TAQH/BAgwBgEB/wIBADAdBgNVHQ4EFgQU
 5Khmb49MbZw5MqlIhHeApoEMQhMwHwYDVR0jBBgwFoAU5Khmb49MbZw5MqlIhHeA
 poEMQhMwCgYIKoZIzj0EAwIDRwAwRAIgAeBBSSNr4BvEDi0v5vJVOCV9W9Hy+nGB
 TR4/YoYg3t8CIHC7KC8PS56v9xhPQQjJmN+DxH51RQ2s8ONrb1D8z/2m
------END CERTIFICATE-----
-# tpm-ca-certificates.pem: NuvotonTPMRootCA1210
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-ca-certificates.pem: NuvotonTPMRootCA1210',
+    subject: 'CN=NuvotonTPMRootCA1210, O=Nuvoton Technology Corporation, C=TW',
+    pem: `-----BEGIN CERTIFICATE-----
 MIICHTCCAaOgAwIBAgIBATAKBggqhkjOPQQDAzBVMR0wGwYDVQQDExROdXZvdG9u
 VFBNUm9vdENBMTIxMDEnMCUGA1UEChMeTnV2b3RvbiBUZWNobm9sb2d5IENvcnBv
 cmF0aW9uMQswCQYDVQQGEwJUVzAgFw0yMTA4MDIwMjUyMTVaGA8yMDUxMDcyNzAy
@@ -387,9 +451,12 @@ Af8ECDAGAQH/AgEEMB0GA1UdDgQWBBThUbCrBr/3WwdOW2qoNOLaL7qDgzAKBggq
 hkjOPQQDAwNoADBlAjBKFPxjYwwwhFZ+w0wl0XrwRiPVzRkT2/HW3X7C8lC00sj7
 z4fZilzZetOJPuTY0DACMQD3yABKMvC/Lu6/QclxX/2Tqk9Le3J8LyW5vIUFPesY
 azaJJ7CuWqE9XgXOlfZR0vU=
------END CERTIFICATE-----
-# tpm-ca-certificates.pem: NuvotonTPMRootCA2210
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-ca-certificates.pem: NuvotonTPMRootCA2210',
+    subject: 'CN=NuvotonTPMRootCA2210, O=Nuvoton Technology Corporation, C=TW',
+    pem: `-----BEGIN CERTIFICATE-----
 MIICHTCCAaOgAwIBAgIBATAKBggqhkjOPQQDAzBVMR0wGwYDVQQDExROdXZvdG9u
 VFBNUm9vdENBMjIxMDEnMCUGA1UEChMeTnV2b3RvbiBUZWNobm9sb2d5IENvcnBv
 cmF0aW9uMQswCQYDVQQGEwJUVzAgFw0yMjAzMTQwNTUwMzNaGA8yMDUyMDMwNzA1
@@ -402,9 +469,12 @@ Af8ECDAGAQH/AgEEMB0GA1UdDgQWBBRmfRVGZcrAH3DLQNjbM1lMkLTZETAKBggq
 hkjOPQQDAwNoADBlAjA1VI6Ssp4u19dhl4QxzAk25F5eyWluPN70sQMxhUiN4364
 G7dZennpRQ0E6ks9aE0CMQDWJTRTmp3nvkH9KObvKYq6d4KhRiyW73GHfq4KmVM6
 Gsu50pM52YTnRvX55OV5gvk=
------END CERTIFICATE-----
-# tpm-ca-certificates.pem: NuvotonTPMRootCA2211
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-ca-certificates.pem: NuvotonTPMRootCA2211',
+    subject: 'CN=NuvotonTPMRootCA2211, O=Nuvoton Technology Corporation, C=TW',
+    pem: `-----BEGIN CERTIFICATE-----
 MIICHDCCAaOgAwIBAgIBATAKBggqhkjOPQQDAzBVMR0wGwYDVQQDExROdXZvdG9u
 VFBNUm9vdENBMjIxMTEnMCUGA1UEChMeTnV2b3RvbiBUZWNobm9sb2d5IENvcnBv
 cmF0aW9uMQswCQYDVQQGEwJUVzAgFw0yMjAzMTQwNzA2MjVaGA8yMDUyMDMwNzA3
@@ -417,9 +487,13 @@ Af8ECDAGAQH/AgEEMB0GA1UdDgQWBBRysD1xIoGVNGO8cmCY6jvC87E/pjAKBggq
 hkjOPQQDAwNnADBkAjBy87O2aPZ/DsiWhwAmxrljlNa0B5W4viPlFdh/gG0hl0Ki
 mFtunbjZUFS0ghSWoZ4CMEilQvtS56K0eJHD9bcMihldgKr44uVsvekQ+x+d7tQA
 iOG5MMXWeNJhlPZ+m1lpJg==
------END CERTIFICATE-----
-# tpm-ca-certificates.pem: GlobalSign Trusted Platform Module ECC Root CA
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-ca-certificates.pem: GlobalSign Trusted Platform Module ECC Root CA',
+    subject:
+      'OU=GlobalSign Trusted Computing Certificate Authority, O=GlobalSign, CN=GlobalSign Trusted Platform Module ECC Root CA',
+    pem: `-----BEGIN CERTIFICATE-----
 MIICszCCAjqgAwIBAgIORdycjBUV21nQRkudeekwCgYIKoZIzj0EAwMwgYsxOzA5
 BgNVBAsTMkdsb2JhbFNpZ24gVHJ1c3RlZCBDb21wdXRpbmcgQ2VydGlmaWNhdGUg
 QXV0aG9yaXR5MRMwEQYDVQQKEwpHbG9iYWxTaWduMTcwNQYDVQQDEy5HbG9iYWxT
@@ -435,9 +509,13 @@ EZkKf7CpW5CgJl4pYUe3MAMwHwYDVR0jBBgwFoAUYT78EZkKf7CpW5CgJl4pYUe3
 MAMwCgYIKoZIzj0EAwMDZwAwZAIwd02iAb5aN/pQGWdTJ7/lgMhFCuOLGtQ+ocdV
 /xmoxdIWLtggAuq9fFDfsu/vzeJ7AjAGhdk03AjHpLl0dAp7aCI8D8qupwyYTBaL
 rSJCZDMHhvNhETbbLu8uEPKt/U6/mGM=
------END CERTIFICATE-----
-# tpm-ca-certificates.pem: GlobalSign Trusted Platform Module Root CA
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-ca-certificates.pem: GlobalSign Trusted Platform Module Root CA',
+    subject:
+      'OU=GlobalSign Trusted Computing Certificate Authority, O=GlobalSign, CN=GlobalSign Trusted Platform Module Root CA',
+    pem: `-----BEGIN CERTIFICATE-----
 MIID1zCCAr+gAwIBAgILBAAAAAABIBkJGa4wDQYJKoZIhvcNAQELBQAwgYcxOzA5
 BgNVBAsTMkdsb2JhbFNpZ24gVHJ1c3RlZCBDb21wdXRpbmcgQ2VydGlmaWNhdGUg
 QXV0aG9yaXR5MRMwEQYDVQQKEwpHbG9iYWxTaWduMTMwMQYDVQQDEypHbG9iYWxT
@@ -459,9 +537,12 @@ o/flqsu3N2/HNesWbekoxLosP6NLGEOnpj1B+R3y7HCQq/08U5l3Ete6TRKTAavc
 0mty+uCFtLXf+tirl7xSaIGD0LwcYNdzLEB9g4je6FQSWL0QOXb+zR755QYupZAw
 G1PnOgYWfqWowKcQQexFPrKGlzh0ncITV/nBEi++fnnZ7TFiwaKwe+WussrROV1S
 DDF29dmoMcbSFDL+DgSMabVT6Qr6Ze1rbmSh
------END CERTIFICATE-----
-# tpm-ca-certificates.pem: STM TPM ECC Root CA 01
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-ca-certificates.pem: STM TPM ECC Root CA 01',
+    subject: 'C=CH, O=STMicroelectronics NV, CN=STM TPM ECC Root CA 01',
+    pem: `-----BEGIN CERTIFICATE-----
 MIICyDCCAk+gAwIBAgIORyzLp/OdsAvb9r+66LowCgYIKoZIzj0EAwMwgYsxOzA5
 BgNVBAsTMkdsb2JhbFNpZ24gVHJ1c3RlZCBDb21wdXRpbmcgQ2VydGlmaWNhdGUg
 QXV0aG9yaXR5MRMwEQYDVQQKEwpHbG9iYWxTaWduMTcwNQYDVQQDEy5HbG9iYWxT
@@ -477,9 +558,12 @@ BEUwQzBBBgkrBgEEAaAyAVowNDAyBggrBgEFBQcCARYmaHR0cHM6Ly93d3cuZ2xv
 YmFsc2lnbi5jb20vcmVwb3NpdG9yeS8wCgYIKoZIzj0EAwMDZwAwZAIwWnuUAzwy
 vHUhHehymKTZ2QcPUwHX0LdcVTac4ohyEL3zcuv/dM0BN62kFxHgBOhWAjAIxt9i
 50yAxy0Z/MeV2NTXqKpLwdhWNuzOSFZnzRKsh9MxY3zj8nebDNlHTDGSMR0=
------END CERTIFICATE-----
-# tpm-ca-certificates.pem: STM TPM EK Root CA
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-ca-certificates.pem: STM TPM EK Root CA',
+    subject: 'C=CH, O=STMicroelectronics NV, CN=STM TPM EK Root CA',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIEDDCCAvSgAwIBAgILBAAAAAABIsFs834wDQYJKoZIhvcNAQELBQAwgYcxOzA5
 BgNVBAsTMkdsb2JhbFNpZ24gVHJ1c3RlZCBDb21wdXRpbmcgQ2VydGlmaWNhdGUg
 QXV0aG9yaXR5MRMwEQYDVQQKEwpHbG9iYWxTaWduMTMwMQYDVQQDEypHbG9iYWxT
@@ -502,9 +586,12 @@ C9v8ZE2ocKSCiC8ALYlJWk39Wob0H1Lk6l2zcUo3oKczGiAcRrlmwV496wvGyted
 2RBcLZro7yhOOGr9KMabV14fNl0lG+31J1nWI2hgTqh53GXg1QH2YpggD3b7UbVm
 c6GZaX37N3z15XfQafuAfHt10kYCNdePzC9tOwirHIsO8lrxoNlzOSxX8SqQGbBI
 +kWoe5+SY3gdOGGDQKIdw3W1poMN8bQ5x7XFcgVMwVU=
------END CERTIFICATE-----
-# tpm-ca-certificates.pem: STSAFE ECC Root CA 02
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-ca-certificates.pem: STSAFE ECC Root CA 02',
+    subject: 'C=CH, O=STMicroelectronics NV, CN=STSAFE ECC Root CA 02',
+    pem: `-----BEGIN CERTIFICATE-----
 MIICWjCCAbugAwIBAgIGVR0gAAECMAoGCCqGSM49BAMEME0xCzAJBgNVBAYTAkNI
 MR4wHAYDVQQKExVTVE1pY3JvZWxlY3Ryb25pY3MgTlYxHjAcBgNVBAMTFVNUU0FG
 RSBFQ0MgUm9vdCBDQSAwMjAgFw0yMjAxMjAwMDAwMDBaGA85OTk5MTIzMTAwMDAw
@@ -518,9 +605,12 @@ AQYwDwYDVR0TAQH/BAUwAwEB/zAKBggqhkjOPQQDBAOBjAAwgYgCQgC85uufYwd5
 yelX2EKkjx7s8LP6qgcXHxkO1zZYrTU7umomS5beVyPf2hA12yPVG9VnYUqs9+RA
 L0mbODJNfHR5yAJCAUf2a5qPe3a/BpZBoY7YI68nUt1UD8ScX+IbkLJQ6mPe8pNR
 xRJfSy8RvtTJcPEqH7kpj5sZjlRC5GUG/3Sco8uX
------END CERTIFICATE-----
-# tpm-ca-certificates.pem: STSAFE RSA Root CA 02
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-ca-certificates.pem: STSAFE RSA Root CA 02',
+    subject: 'C=CH, O=STMicroelectronics NV, CN=STSAFE RSA Root CA 02',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIFXjCCA0agAwIBAgIGVR0gAAACMA0GCSqGSIb3DQEBDAUAME0xCzAJBgNVBAYT
 AkNIMR4wHAYDVQQKExVTVE1pY3JvZWxlY3Ryb25pY3MgTlYxHjAcBgNVBAMTFVNU
 U0FGRSBSU0EgUm9vdCBDQSAwMjAgFw0yMjAxMjAwMDAwMDBaGA85OTk5MTIzMTAw
@@ -550,9 +640,13 @@ I+qLjTs+RqahgL5a9ZRPVABX3DwvnDCarwVqMSfRjGP4e8b2BspDM+wPTvQH1K4O
 xk+qc9HT7YubzqhtJ/yfcYd/eKTsk60aNmknatNZDSFzq03lxN048n3D9mcjGDkR
 15Kv5NX8DhZuCNcBddkGC96uYpgSvl089RgnSL/qPlM+QlVjPbqDpISd/z3X4RNb
 vdT+agOdZZJRB1MROQXDnACVdQB1ba/DTO4UNEou27D03Q==
------END CERTIFICATE-----
-# google-cloud/tpm_ek_root_1.cer
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'google-cloud/tpm_ek_root_1.cer',
+    subject:
+      'C=US, ST=California, L=Mountain View, O=Google LLC, OU=Cloud, CN=tpm_ek_v1_cloud_host_root-signer-0-2018-04-06T10:58:26-07:00 K:1\\, 1:Pw003HsFYO4:0:18',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIGfzCCBGegAwIBAgIQbw4ksY2+TlOMT5bDqCZawTANBgkqhkiG9w0BAQsFADCB
 vjELMAkGA1UEBhMCVVMxEzARBgNVBAgTCkNhbGlmb3JuaWExFjAUBgNVBAcTDU1v
 dW50YWluIFZpZXcxEzARBgNVBAoTCkdvb2dsZSBMTEMxDjAMBgNVBAsTBUNsb3Vk
@@ -588,9 +682,12 @@ E7LlvO3VeStT+57cPuIfpRO7dRbce1O8qfnGH4Sk0LNmJai6OfFU/5499lvPdWbw
 ChdLwaTFu/2Hs/Tq4bXvi9nHk0WSIQbPuUsFACRUf1U+NhyF7Ly6vWkI2cV3fI2w
 N1gQ2YgOiESSNE50dof8LyJ6RO97aQqAkW0Qeqj7xfL2+U6qlCQNNp4gSbBegysr
 cGNZKz/iBmmWoNvicw9mpPQqHnLv60IvRumxby/n617o/jU=
------END CERTIFICATE-----
-# google-cloud/gcp_ek_ak_ca_root.crt
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'google-cloud/gcp_ek_ak_ca_root.crt',
+    subject: 'C=US, ST=California, L=Mountain View, O=Google LLC, OU=Google Cloud, CN=EK/AK CA Root',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIGATCCA+mgAwIBAgIUAKZdpPnjKPOANcOnPU9yQyvfFdwwDQYJKoZIhvcNAQEL
 BQAwfjELMAkGA1UEBhMCVVMxEzARBgNVBAgTCkNhbGlmb3JuaWExFjAUBgNVBAcT
 DU1vdW50YWluIFZpZXcxEzARBgNVBAoTCkdvb2dsZSBMTEMxFTATBgNVBAsTDEdv
@@ -624,12 +721,16 @@ c7STKfGcr9+pa63na7f3oy1sZPWPdxB8tx5z3lghiPP3ktQx/yK/1Fwf1hgxJHFy
 sUEoA0xJnSOJNPpe9PRdjsTj7/u3Xu6hQLNNidBHgI3Hcmi704HMMd/3yZ424OOr
 S32ylpeU1oeQHFrLE6hYX4/ttMETbmESIKd2rTgstPotSvkuB5TljbKYPR+lq7hQ
 av16U4E=
------END CERTIFICATE-----
-`;
+-----END CERTIFICATE-----`,
+  },
+];
 
 /** TPM manufacturer EK intermediate CAs (chain material, not anchors) (146 certificates). */
-export const EK_INTERMEDIATES_PEM = `# tpm-intermediate-ca-certificates.pem: AMD PRG-RPL EK ICA
------BEGIN CERTIFICATE-----
+export const EK_INTERMEDIATES: readonly BundledCertificate[] = [
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: AMD PRG-RPL EK ICA',
+    subject: 'OU=Engineering, C=US, L=Santa Clara, ST=CA, O=Advanced Micro Devices, CN=PRG-RPL',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIFADCCA+igAwIBAgIQHeNOfvnBX6R5qfOYvIZdYDANBgkqhkiG9w0BAQsFADB2
 MRQwEgYDVQQLDAtFbmdpbmVlcmluZzELMAkGA1UEBhMCVVMxEjAQBgNVBAcMCVN1
 bm55dmFsZTELMAkGA1UECAwCQ0ExHzAdBgNVBAoMFkFkdmFuY2VkIE1pY3JvIERl
@@ -657,9 +758,13 @@ SlQsje+20bNXnyMyblxY1R4/pv7cYbsbD63Uxx8Y1HPpoZiNZuz6Ri6FjwgdFipw
 6/JpJoqQiGBskJRMGSpG6y7+GlFzEcQbLGQSBoijJXcXhEpeEPM0+alo2WUJ1mGo
 iy53RwpCXzuOmckEBsXpC6Hj6F4APBqZP3B39WbPcKQu4K7kVmM3dUeIiKJiqt9S
 /T2/zcFOmy4oTkmzKWOcBqQc2hbX255Drku3CjwNHB3Tdu6A
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: AMD Pluton Per-Product Factory FIPS EK ICA DFID00B20F00
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: AMD Pluton Per-Product Factory FIPS EK ICA DFID00B20F00',
+    subject:
+      'C=US, ST=California, L=Santa Clara, O=Advanced Micro Devices Inc., OU=IT, CN=AMD Pluton Per-Product Factory FIPS EK ICA DFID00B20F00',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDkzCCAxigAwIBAgIBATAKBggqhkjOPQQDAzCBkzELMAkGA1UEBhMCVVMxEzAR
 BgNVBAgTCkNhbGlmb3JuaWExFDASBgNVBAcTC1NhbnRhIENsYXJhMSQwIgYDVQQK
 ExtBZHZhbmNlZCBNaWNybyBEZXZpY2VzIEluYy4xCzAJBgNVBAsTAklUMSYwJAYD
@@ -680,9 +785,13 @@ bWQuY29tL2hzcC9jcmwvMDBCMjBGMDAtZmlwcy5jcmwwCgYIKoZIzj0EAwMDaQAw
 ZgIxAJ+Skymp7fTYTL45GultSn64lIs006FBbx9vTA/7UMhBlVBND+k745qv+FYs
 96m0JgIxAMqngTDgLVpuA/CEoDtsNjMEH5I7ZW5ZvmRrL/wHJbZqDGDSgHYfG3/g
 aNlOvtToCA==
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: AMD Pluton Per-Product Factory FIPS EK ICA DFID00B20F40
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: AMD Pluton Per-Product Factory FIPS EK ICA DFID00B20F40',
+    subject:
+      'C=US, ST=California, L=Santa Clara, O=Advanced Micro Devices Inc., OU=IT, CN=AMD Pluton Per-Product Factory FIPS EK ICA DFID00B20F40',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDkjCCAxigAwIBAgIBATAKBggqhkjOPQQDAzCBkzELMAkGA1UEBhMCVVMxEzAR
 BgNVBAgTCkNhbGlmb3JuaWExFDASBgNVBAcTC1NhbnRhIENsYXJhMSQwIgYDVQQK
 ExtBZHZhbmNlZCBNaWNybyBEZXZpY2VzIEluYy4xCzAJBgNVBAsTAklUMSYwJAYD
@@ -703,9 +812,13 @@ bWQuY29tL2hzcC9jcmwvMDBCMjBGNDAtZmlwcy5jcmwwCgYIKoZIzj0EAwMDaAAw
 ZQIxAJ4sxSxCbxztiSUtrDstgG6FRXX5T0RtvVv/n0Mf4WIb2rGGzqZyp6Q1+fxg
 Q9qitwIwaNNPGhAUX45/jM5nV87IEynjNKsNEYhWs1sUSrADqZKn00IX8rMTHUde
 Vpxbuijo
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: AMD Pluton Per-Product Factory FIPS EK ICA DFID00B60F00
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: AMD Pluton Per-Product Factory FIPS EK ICA DFID00B60F00',
+    subject:
+      'C=US, ST=California, L=Santa Clara, O=Advanced Micro Devices Inc., OU=IT, CN=AMD Pluton Per-Product Factory FIPS EK ICA DFID00B60F00',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDljCCAxygAwIBAgIFAQC2DwAwCgYIKoZIzj0EAwMwgZMxCzAJBgNVBAYTAlVT
 MRMwEQYDVQQIEwpDYWxpZm9ybmlhMRQwEgYDVQQHEwtTYW50YSBDbGFyYTEkMCIG
 A1UEChMbQWR2YW5jZWQgTWljcm8gRGV2aWNlcyBJbmMuMQswCQYDVQQLEwJJVDEm
@@ -726,9 +839,13 @@ cG0uYW1kLmNvbS9oc3AvY3JsLzAwQjYwRjAwLWZpcHMuY3JsMAoGCCqGSM49BAMD
 A2gAMGUCMQC0EHVOIIEHgVg1cXlEXWPBMwzsUQu1S330G1qRxrQTd++JnJSf6N2r
 0v8XgYQL5GYCMEmBl7/Z6EsDIZs+p/dM0EbL4vDmSq9YYjSrs5m1tA1CQqgomzHa
 ppjGYtNiSh566A==
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: AMD Pluton Per-Product Factory FIPS EK ICA DFID00B60F80
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: AMD Pluton Per-Product Factory FIPS EK ICA DFID00B60F80',
+    subject:
+      'C=US, ST=California, L=Santa Clara, O=Advanced Micro Devices Inc., OU=IT, CN=AMD Pluton Per-Product Factory FIPS EK ICA DFID00B60F80',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDlzCCAxygAwIBAgIFAQC2D4AwCgYIKoZIzj0EAwMwgZMxCzAJBgNVBAYTAlVT
 MRMwEQYDVQQIEwpDYWxpZm9ybmlhMRQwEgYDVQQHEwtTYW50YSBDbGFyYTEkMCIG
 A1UEChMbQWR2YW5jZWQgTWljcm8gRGV2aWNlcyBJbmMuMQswCQYDVQQLEwJJVDEm
@@ -749,9 +866,13 @@ cG0uYW1kLmNvbS9oc3AvY3JsLzAwQjYwRjgwLWZpcHMuY3JsMAoGCCqGSM49BAMD
 A2kAMGYCMQCzEU55eTHMr7m3XXO6zIc+2+8F6nly+CoWX6EtVOE3H3JTEPo1R1WS
 kJMzoanVzakCMQCW7m81AStPuC3cczpjwNlWdakA5J1PmEGtd4tqlSQGkNh8knpD
 prI9cIUrDFihogs=
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: AMD Pluton Per-Product Factory FIPS EK ICA DFID00B70F00
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: AMD Pluton Per-Product Factory FIPS EK ICA DFID00B70F00',
+    subject:
+      'C=US, ST=California, L=Santa Clara, O=Advanced Micro Devices Inc., OU=IT, CN=AMD Pluton Per-Product Factory FIPS EK ICA DFID00B70F00',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDljCCAxygAwIBAgIFAQC3DwAwCgYIKoZIzj0EAwMwgZMxCzAJBgNVBAYTAlVT
 MRMwEQYDVQQIEwpDYWxpZm9ybmlhMRQwEgYDVQQHEwtTYW50YSBDbGFyYTEkMCIG
 A1UEChMbQWR2YW5jZWQgTWljcm8gRGV2aWNlcyBJbmMuMQswCQYDVQQLEwJJVDEm
@@ -772,9 +893,14 @@ cG0uYW1kLmNvbS9oc3AvY3JsLzAwQjcwRjAwLWZpcHMuY3JsMAoGCCqGSM49BAMD
 A2gAMGUCMBc6SMBQZeG4JizroEQcwT6xkbxmXJ3Dl9sZqzlHJCZxx35GG3LNuG2q
 ETiMJ0nbjAIxAKRzElCQbzY/1JOwW48VX3hYcfcli3o5h4YsqFPazcRKYz/kEAeq
 XPN2S3NHFHOSmA==
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: AMD Pluton Per-Product Factory NON-FIPS EK ICA DFID00B20F00
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label:
+      'tpm-intermediate-ca-certificates.pem: AMD Pluton Per-Product Factory NON-FIPS EK ICA DFID00B20F00',
+    subject:
+      'C=US, ST=California, L=Santa Clara, O=Advanced Micro Devices Inc., OU=IT, CN=AMD Pluton Per-Product Factory NON-FIPS EK ICA DFID00B20F00',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDmjCCAyCgAwIBAgIBATAKBggqhkjOPQQDAzCBkzELMAkGA1UEBhMCVVMxEzAR
 BgNVBAgTCkNhbGlmb3JuaWExFDASBgNVBAcTC1NhbnRhIENsYXJhMSQwIgYDVQQK
 ExtBZHZhbmNlZCBNaWNybyBEZXZpY2VzIEluYy4xCzAJBgNVBAsTAklUMSYwJAYD
@@ -795,9 +921,14 @@ cG0uYW1kLmNvbS9oc3AvY3JsLzAwQjIwRjAwLW5vbi1maXBzLmNybDAKBggqhkjO
 PQQDAwNoADBlAjEAikQ2b76T5Uyvg89u1fXJCoJZ9kp6g3f02ih5j5rBUmKvDjeC
 XVfOfdnf+KNyGwyKAjBTyzfTIG0muelatmwPpQHRYUFkJq0rc+ioMNeKlFSBiLMl
 4u2IjWoyZcO5H2+Y8w4=
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: AMD Pluton Per-Product Factory NON-FIPS EK ICA DFID00B20F40
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label:
+      'tpm-intermediate-ca-certificates.pem: AMD Pluton Per-Product Factory NON-FIPS EK ICA DFID00B20F40',
+    subject:
+      'C=US, ST=California, L=Santa Clara, O=Advanced Micro Devices Inc., OU=IT, CN=AMD Pluton Per-Product Factory NON-FIPS EK ICA DFID00B20F40',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDmTCCAyCgAwIBAgIBATAKBggqhkjOPQQDAzCBkzELMAkGA1UEBhMCVVMxEzAR
 BgNVBAgTCkNhbGlmb3JuaWExFDASBgNVBAcTC1NhbnRhIENsYXJhMSQwIgYDVQQK
 ExtBZHZhbmNlZCBNaWNybyBEZXZpY2VzIEluYy4xCzAJBgNVBAsTAklUMSYwJAYD
@@ -818,9 +949,14 @@ cG0uYW1kLmNvbS9oc3AvY3JsLzAwQjIwRjQwLW5vbi1maXBzLmNybDAKBggqhkjO
 PQQDAwNnADBkAjA9A4iw8q7PSuqOdNdLamn4opTSdFMYn5hqg6SZyjvZNRdHDNoZ
 xFvsBpKxfsEhmJECMEyfUQKAsFj75W4emKVyvntW8RNMVGen7lQZacI+5UKp6ekP
 dSKdqqDt1bW5zmzVHw==
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: AMD Pluton Per-Product Factory NON-FIPS EK ICA DFID00B60F00
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label:
+      'tpm-intermediate-ca-certificates.pem: AMD Pluton Per-Product Factory NON-FIPS EK ICA DFID00B60F00',
+    subject:
+      'C=US, ST=California, L=Santa Clara, O=Advanced Micro Devices Inc., OU=IT, CN=AMD Pluton Per-Product Factory NON-FIPS EK ICA DFID00B60F00',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDnjCCAySgAwIBAgIFAgC2DwAwCgYIKoZIzj0EAwMwgZMxCzAJBgNVBAYTAlVT
 MRMwEQYDVQQIEwpDYWxpZm9ybmlhMRQwEgYDVQQHEwtTYW50YSBDbGFyYTEkMCIG
 A1UEChMbQWR2YW5jZWQgTWljcm8gRGV2aWNlcyBJbmMuMQswCQYDVQQLEwJJVDEm
@@ -841,9 +977,14 @@ Ly9mdHBtLmFtZC5jb20vaHNwL2NybC8wMEI2MEYwMC1ub24tZmlwcy5jcmwwCgYI
 KoZIzj0EAwMDaAAwZQIxAPmh0C6UbepGsmLqrG6QBIxOP35paPGXjvDQ1QfaZDjx
 uP5XOX/RAynRNiNeLGv1kwIwXhrRVMy128+TOivlZupUdrkb43921gb9L19vw6te
 mWZT74F+raaCf7DgiAbh4KCg
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: AMD Pluton Per-Product Factory NON-FIPS EK ICA DFID00B60F80
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label:
+      'tpm-intermediate-ca-certificates.pem: AMD Pluton Per-Product Factory NON-FIPS EK ICA DFID00B60F80',
+    subject:
+      'C=US, ST=California, L=Santa Clara, O=Advanced Micro Devices Inc., OU=IT, CN=AMD Pluton Per-Product Factory NON-FIPS EK ICA DFID00B60F80',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDnjCCAySgAwIBAgIFAgC2D4AwCgYIKoZIzj0EAwMwgZMxCzAJBgNVBAYTAlVT
 MRMwEQYDVQQIEwpDYWxpZm9ybmlhMRQwEgYDVQQHEwtTYW50YSBDbGFyYTEkMCIG
 A1UEChMbQWR2YW5jZWQgTWljcm8gRGV2aWNlcyBJbmMuMQswCQYDVQQLEwJJVDEm
@@ -864,9 +1005,14 @@ Ly9mdHBtLmFtZC5jb20vaHNwL2NybC8wMEI2MEY4MC1ub24tZmlwcy5jcmwwCgYI
 KoZIzj0EAwMDaAAwZQIxAJIsT6C9j90kswbdsMxsKvETFzlEuARXkGfBcrrWfwh3
 l6/BM14RXqp+ePLT94Q68QIwZm20VA3C60nm1DwPTComz0Jjb7wbgFyz+VNZu6Ax
 7ilGc0D7tCvNj9gSamPa4g1E
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: AMD Pluton Per-Product Factory NON-FIPS EK ICA DFID00B70F00
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label:
+      'tpm-intermediate-ca-certificates.pem: AMD Pluton Per-Product Factory NON-FIPS EK ICA DFID00B70F00',
+    subject:
+      'C=US, ST=California, L=Santa Clara, O=Advanced Micro Devices Inc., OU=IT, CN=AMD Pluton Per-Product Factory NON-FIPS EK ICA DFID00B70F00',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDnjCCAySgAwIBAgIFAgC3DwAwCgYIKoZIzj0EAwMwgZMxCzAJBgNVBAYTAlVT
 MRMwEQYDVQQIEwpDYWxpZm9ybmlhMRQwEgYDVQQHEwtTYW50YSBDbGFyYTEkMCIG
 A1UEChMbQWR2YW5jZWQgTWljcm8gRGV2aWNlcyBJbmMuMQswCQYDVQQLEwJJVDEm
@@ -887,9 +1033,13 @@ Ly9mdHBtLmFtZC5jb20vaHNwL2NybC8wMEI3MEYwMC1ub24tZmlwcy5jcmwwCgYI
 KoZIzj0EAwMDaAAwZQIxAONFs9pfGLcxB3Q4MD99lu7b4QPF0bXkW2+GACcYDutD
 bBdDusF0jmSp6zK8O6AmvwIwbGjqmdeisSzSbaSP1cVJQzxEY4a4xe3SFpW6urdb
 8BDaIzaAits31Hy43fHoZa0N
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Pluton Factory DEVICE EK ICA DFID0001
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Pluton Factory DEVICE EK ICA DFID0001',
+    subject:
+      'C=US, ST=California, L=Santa Clara, O=Advanced Micro Devices Inc., CN=Pluton Factory DEVICE EK ICA DFID0001',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDVzCCAtygAwIBAgITMwAAAAMeRwyvvdifggAAAAAAAzAKBggqhkjOPQQDAjBU
 MQswCQYDVQQGEwJVUzEeMBwGA1UEChMVTWljcm9zb2Z0IENvcnBvcmF0aW9uMSUw
 IwYDVQQDExxNaWNyb3NvZnQgUGx1dG9uIFBvbGljeSBDQSBBMB4XDTIxMTEwMjE4
@@ -908,9 +1058,13 @@ Lm1pY3Jvc29mdC5jb20vcGtpb3BzL2NlcnRzL01pY3Jvc29mdCUyMFBsdXRvbiUy
 MFBvbGljeSUyMENBJTIwQS5jcnQwCgYIKoZIzj0EAwIDaQAwZgIxAJd0G8qhR/b5
 1GbtiTC+EHMNKXkPgMMcqDGH0ogy4CAWtV4+9WiFz6nCczpdYFzSjwIxAMRu0TLn
 zJX3HebxugzsZpO7BHwapF3Zw7jXBt+x4uI1HElNtvi4X0+H8NEezL2qOA==
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Pluton Factory DEVICE EK ICA DFID008A0F00
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Pluton Factory DEVICE EK ICA DFID008A0F00',
+    subject:
+      'C=US, ST=California, L=Santa Clara, O=Advanced Micro Devices Inc., CN=Pluton Factory DEVICE EK ICA DFID008A0F00',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDWTCCAuCgAwIBAgITMwAAAAY4T97ecKutrAAAAAAABjAKBggqhkjOPQQDAjBU
 MQswCQYDVQQGEwJVUzEeMBwGA1UEChMVTWljcm9zb2Z0IENvcnBvcmF0aW9uMSUw
 IwYDVQQDExxNaWNyb3NvZnQgUGx1dG9uIFBvbGljeSBDQSBBMB4XDTIyMDQwNzIw
@@ -929,9 +1083,13 @@ L3d3dy5taWNyb3NvZnQuY29tL3BraW9wcy9jZXJ0cy9NaWNyb3NvZnQlMjBQbHV0
 b24lMjBQb2xpY3klMjBDQSUyMEEuY3J0MAoGCCqGSM49BAMCA2cAMGQCMGiR6Egb
 65Fs/DPdQq7J+iENE30PdrRXjLLe7eSp7HUWC28SgPcFTA5telfFmlHLegIwbHzd
 ydHwhTSQZCfs+1HdboE2Y5+Ut7/c4Rh9XInVVX8m2igyimwqulw/LS2uaNVx
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Pluton Factory DEVICE EK ICA DFID00A60F11
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Pluton Factory DEVICE EK ICA DFID00A60F11',
+    subject:
+      'C=US, ST=California, L=Santa Clara, O=Advanced Micro Devices Inc., CN=Pluton Factory DEVICE EK ICA DFID00A60F11',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDWzCCAuCgAwIBAgITMwAAAAizhHcnXjWSLQAAAAAACDAKBggqhkjOPQQDAjBU
 MQswCQYDVQQGEwJVUzEeMBwGA1UEChMVTWljcm9zb2Z0IENvcnBvcmF0aW9uMSUw
 IwYDVQQDExxNaWNyb3NvZnQgUGx1dG9uIFBvbGljeSBDQSBBMB4XDTIyMDQwNzIw
@@ -950,9 +1108,13 @@ L3d3dy5taWNyb3NvZnQuY29tL3BraW9wcy9jZXJ0cy9NaWNyb3NvZnQlMjBQbHV0
 b24lMjBQb2xpY3klMjBDQSUyMEEuY3J0MAoGCCqGSM49BAMCA2kAMGYCMQCUnej+
 +PLAwTdlMYlg+FpbDqlnv9gMTDQh5dLGPfrt7pJ5Rq7SW5+m91W7d4YZxBACMQCn
 x4p8HxjGvvcVPr/Aqbgokqfo2FH71xcF0RSiUDQIWH9ykmLXZIC/i5ZqS2u5Sb4=
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Pluton Factory FIPS EK ICA DFID0001
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Pluton Factory FIPS EK ICA DFID0001',
+    subject:
+      'C=US, ST=California, L=Santa Clara, O=Advanced Micro Devices Inc., CN=Pluton Factory FIPS EK ICA DFID0001',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDVDCCAtqgAwIBAgITMwAAAAQbYlhjXvnMwQAAAAAABDAKBggqhkjOPQQDAjBU
 MQswCQYDVQQGEwJVUzEeMBwGA1UEChMVTWljcm9zb2Z0IENvcnBvcmF0aW9uMSUw
 IwYDVQQDExxNaWNyb3NvZnQgUGx1dG9uIFBvbGljeSBDQSBBMB4XDTIxMTEwMjE4
@@ -971,9 +1133,13 @@ aWNyb3NvZnQuY29tL3BraW9wcy9jZXJ0cy9NaWNyb3NvZnQlMjBQbHV0b24lMjBQ
 b2xpY3klMjBDQSUyMEEuY3J0MAoGCCqGSM49BAMCA2gAMGUCMQD/jgAiaaxYm5dH
 +57zajXn1b/CoqvUw3opAEYXC81nJ+kwSsMkosnESqV9Zp/hmrgCMDTFbwV9fKM9
 CqmU1+f7FxASgTuIycZ3+svA9unKoLPmoD5k+9CJ9mAAblnrrImVFw==
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Pluton Factory FIPS EK ICA DFID008A0F00
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Pluton Factory FIPS EK ICA DFID008A0F00',
+    subject:
+      'C=US, ST=California, L=Santa Clara, O=Advanced Micro Devices Inc., CN=Pluton Factory FIPS EK ICA DFID008A0F00',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDVzCCAt6gAwIBAgITMwAAAAehB+ZUTF/44wAAAAAABzAKBggqhkjOPQQDAjBU
 MQswCQYDVQQGEwJVUzEeMBwGA1UEChMVTWljcm9zb2Z0IENvcnBvcmF0aW9uMSUw
 IwYDVQQDExxNaWNyb3NvZnQgUGx1dG9uIFBvbGljeSBDQSBBMB4XDTIyMDQwNzIw
@@ -992,9 +1158,13 @@ d3cubWljcm9zb2Z0LmNvbS9wa2lvcHMvY2VydHMvTWljcm9zb2Z0JTIwUGx1dG9u
 JTIwUG9saWN5JTIwQ0ElMjBBLmNydDAKBggqhkjOPQQDAgNnADBkAjApdLS5A5DB
 zNDHi46nUlkiCeO5OtC7CbDVLXoy8VTJ6NnVUVG9zspJ1g66cSI+2scCMCfRebaz
 HhQ1rMls5mRHPAQur1cLubgy0cLRYGO8aXbb2Itdsv89jAayPuPUFTAhgA==
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Pluton Factory FIPS EK ICA DFID00A60F11
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Pluton Factory FIPS EK ICA DFID00A60F11',
+    subject:
+      'C=US, ST=California, L=Santa Clara, O=Advanced Micro Devices Inc., CN=Pluton Factory FIPS EK ICA DFID00A60F11',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDVzCCAt6gAwIBAgITMwAAAAm6vmZih8u/jQAAAAAACTAKBggqhkjOPQQDAjBU
 MQswCQYDVQQGEwJVUzEeMBwGA1UEChMVTWljcm9zb2Z0IENvcnBvcmF0aW9uMSUw
 IwYDVQQDExxNaWNyb3NvZnQgUGx1dG9uIFBvbGljeSBDQSBBMB4XDTIyMDQwNzIw
@@ -1013,9 +1183,13 @@ d3cubWljcm9zb2Z0LmNvbS9wa2lvcHMvY2VydHMvTWljcm9zb2Z0JTIwUGx1dG9u
 JTIwUG9saWN5JTIwQ0ElMjBBLmNydDAKBggqhkjOPQQDAgNnADBkAjBxl8MupTz1
 3+f8TCtP9ekD23sEsLjZsChvGOXr/FyaunX11qap1etHkfjN8Qa5tvQCMAI0bRzU
 7p1376TWot2ATssG88xGb/NZJ1FI54jJp+2G9OJdHMKSZ/SuWF15FlzNuQ==
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) ECC Manufacturing CA 003
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) ECC Manufacturing CA 003',
+    subject:
+      'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM) TPM2.0, CN=Infineon OPTIGA(TM) ECC Manufacturing CA 003',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDRjCCAs2gAwIBAgIER3V5aDAKBggqhkjOPQQDAzB3MQswCQYDVQQGEwJERTEh
 MB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJPUFRJ
 R0EoVE0pIERldmljZXMxKDAmBgNVBAMMH0luZmluZW9uIE9QVElHQShUTSkgRUND
@@ -1034,9 +1208,13 @@ FAEwHwYDVR0jBBgwFoAUtBiFyEpKxRJ68kA53sT1ix5+StEwEAYDVR0lBAkwBwYF
 Z4EFCAEwCgYIKoZIzj0EAwMDZwAwZAIwZ9HqVEOTXAk1RGCLWk0aLfppEwQk2/VP
 AuQumUi48hbpfK41ZjB3IYoS9lgfEC+QAjAvWrLXq1v7rIm8Pcf6iZ+rlI72d/39
 q4sIXNmXHqUWrIegp+usDAGjAYDpBffEbow=
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) ECC Manufacturing CA 007
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) ECC Manufacturing CA 007',
+    subject:
+      'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM) TPM2.0, CN=Infineon OPTIGA(TM) ECC Manufacturing CA 007',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDRjCCAs2gAwIBAgIEEoDZ5jAKBggqhkjOPQQDAzB3MQswCQYDVQQGEwJERTEh
 MB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJPUFRJ
 R0EoVE0pIERldmljZXMxKDAmBgNVBAMMH0luZmluZW9uIE9QVElHQShUTSkgRUND
@@ -1055,9 +1233,13 @@ FAEwHwYDVR0jBBgwFoAUtBiFyEpKxRJ68kA53sT1ix5+StEwEAYDVR0lBAkwBwYF
 Z4EFCAEwCgYIKoZIzj0EAwMDZwAwZAIwMAhAKzoKbb0YB48gUSLnxJ5BKHi/9Vor
 h/8XCYbdY8mOREGD2iH+le0Il5CDPp4vAjBfsnbHqpTsXWCUhv8mHVwojbm3e6P1
 xsp/k8Cil24vmrfNN7tJOqwiB3U3L7Pn9ms=
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) ECC Manufacturing CA 009
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) ECC Manufacturing CA 009',
+    subject:
+      'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM) TPM2.0, CN=Infineon OPTIGA(TM) ECC Manufacturing CA 009',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDRzCCAs2gAwIBAgIEFLjKeTAKBggqhkjOPQQDAzB3MQswCQYDVQQGEwJERTEh
 MB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJPUFRJ
 R0EoVE0pIERldmljZXMxKDAmBgNVBAMMH0luZmluZW9uIE9QVElHQShUTSkgRUND
@@ -1076,9 +1258,13 @@ FAEwHwYDVR0jBBgwFoAUtBiFyEpKxRJ68kA53sT1ix5+StEwEAYDVR0lBAkwBwYF
 Z4EFCAEwCgYIKoZIzj0EAwMDaAAwZQIxANij6ey5HFMcpP6155Bx4TEzlqoM2xOp
 C21B4/BQDpysARH4cqtDzNtz3r6bUjvv/QIwf4vgrStUGjOO2bMWfvkK2y9fLj5S
 WDq8vuIRd1L5/XdeJDuGIumbItoXs0s6u0wb
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) ECC Manufacturing CA 010
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) ECC Manufacturing CA 010',
+    subject:
+      'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM) TPM2.0, CN=Infineon OPTIGA(TM) ECC Manufacturing CA 010',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDRzCCAs2gAwIBAgIES+VajjAKBggqhkjOPQQDAzB3MQswCQYDVQQGEwJERTEh
 MB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJPUFRJ
 R0EoVE0pIERldmljZXMxKDAmBgNVBAMMH0luZmluZW9uIE9QVElHQShUTSkgRUND
@@ -1097,9 +1283,13 @@ FAEwHwYDVR0jBBgwFoAUtBiFyEpKxRJ68kA53sT1ix5+StEwEAYDVR0lBAkwBwYF
 Z4EFCAEwCgYIKoZIzj0EAwMDaAAwZQIwQm072iAm/wOXnhC0Zn632aUqJZESMNfy
 /iA9jmpWqfiDq3mpIni+nYz8FJ0E5qM2AjEAtFT6U066B4jGvuK2uMDcP8IHxSle
 pjHLOVkOV0MoZ6CkK4enQu8p0qn1PqNOqSGT
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) ECC Manufacturing CA 011
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) ECC Manufacturing CA 011',
+    subject:
+      'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM) TPM2.0, CN=Infineon OPTIGA(TM) ECC Manufacturing CA 011',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDSDCCAs2gAwIBAgIEAxHqozAKBggqhkjOPQQDAzB3MQswCQYDVQQGEwJERTEh
 MB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJPUFRJ
 R0EoVE0pIERldmljZXMxKDAmBgNVBAMMH0luZmluZW9uIE9QVElHQShUTSkgRUND
@@ -1118,9 +1308,13 @@ FAEwHwYDVR0jBBgwFoAUtBiFyEpKxRJ68kA53sT1ix5+StEwEAYDVR0lBAkwBwYF
 Z4EFCAEwCgYIKoZIzj0EAwMDaQAwZgIxAPjxzTlhPxleoQE9IGaEXWP5w4OjC+Zw
 2aaSk+f46h8O4FZK3Csf1XzIoa0tLG4O3wIxALssqv1PeM0rotzWRTjTF4cJ9GfX
 TvSHONnkZyiiOxMJGgjPmW6fRZshWROK7eU7uw==
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) ECC Manufacturing CA 016
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) ECC Manufacturing CA 016',
+    subject:
+      'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM) TPM2.0, CN=Infineon OPTIGA(TM) ECC Manufacturing CA 016',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDRzCCAs2gAwIBAgIEc6L7YDAKBggqhkjOPQQDAzB3MQswCQYDVQQGEwJERTEh
 MB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJPUFRJ
 R0EoVE0pIERldmljZXMxKDAmBgNVBAMMH0luZmluZW9uIE9QVElHQShUTSkgRUND
@@ -1139,9 +1333,13 @@ FAEwHwYDVR0jBBgwFoAUtBiFyEpKxRJ68kA53sT1ix5+StEwEAYDVR0lBAkwBwYF
 Z4EFCAEwCgYIKoZIzj0EAwMDaAAwZQIwcvlWT1oNXG1c2ybwZ+sTxCBudlDQkW45
 MJIWQKtX/rAJ4/vDrL4aRJZ1VaGTSBrnAjEAr1QOmvVFkRqUlFkAn6uwE20RZHai
 mFOa+uAUNoQxKtCDoBYCug6SsqAAkEbe9olr
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) ECC Manufacturing CA 017
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) ECC Manufacturing CA 017',
+    subject:
+      'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM) TPM2.0, CN=Infineon OPTIGA(TM) ECC Manufacturing CA 017',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDRjCCAs2gAwIBAgIEKs+LdTAKBggqhkjOPQQDAzB3MQswCQYDVQQGEwJERTEh
 MB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJPUFRJ
 R0EoVE0pIERldmljZXMxKDAmBgNVBAMMH0luZmluZW9uIE9QVElHQShUTSkgRUND
@@ -1160,9 +1358,13 @@ FAEwHwYDVR0jBBgwFoAUtBiFyEpKxRJ68kA53sT1ix5+StEwEAYDVR0lBAkwBwYF
 Z4EFCAEwCgYIKoZIzj0EAwMDZwAwZAIwUU/5Zgx58MLFnvIqWGFxF6//7TyLkrpE
 wybMDhR5AIKnb6oWGVcOAXu1nJOtb/tDAjBvDwcl/Cca6jjGrCGQsKXirjrKyE7z
 FPgVny9iHdFzqpXFfZjDCcbAxMoxSJbQr80=
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) ECC Manufacturing CA 018
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) ECC Manufacturing CA 018',
+    subject:
+      'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM) TPM2.0, CN=Infineon OPTIGA(TM) ECC Manufacturing CA 018',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDRzCCAs2gAwIBAgIEYfwbijAKBggqhkjOPQQDAzB3MQswCQYDVQQGEwJERTEh
 MB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJPUFRJ
 R0EoVE0pIERldmljZXMxKDAmBgNVBAMMH0luZmluZW9uIE9QVElHQShUTSkgRUND
@@ -1181,9 +1383,13 @@ FAEwHwYDVR0jBBgwFoAUtBiFyEpKxRJ68kA53sT1ix5+StEwEAYDVR0lBAkwBwYF
 Z4EFCAEwCgYIKoZIzj0EAwMDaAAwZQIwQ+HTwWourWY9A4TLPLNUlR2TXO4OAPat
 qF5EWVzSi98czvfnF4wSpjGIqJZ9gaqeAjEAzJnP2ZWr0v+QXXTuOQpAOE5Rt2lm
 DODb/RTpm4cp6AOEscy69nThOxhdoNrBzZA/
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) ECC Manufacturing CA 019
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) ECC Manufacturing CA 019',
+    subject:
+      'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM) TPM2.0, CN=Infineon OPTIGA(TM) ECC Manufacturing CA 019',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDRjCCAs2gAwIBAgIEGSirnzAKBggqhkjOPQQDAzB3MQswCQYDVQQGEwJERTEh
 MB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJPUFRJ
 R0EoVE0pIERldmljZXMxKDAmBgNVBAMMH0luZmluZW9uIE9QVElHQShUTSkgRUND
@@ -1202,9 +1408,13 @@ FAEwHwYDVR0jBBgwFoAUtBiFyEpKxRJ68kA53sT1ix5+StEwEAYDVR0lBAkwBwYF
 Z4EFCAEwCgYIKoZIzj0EAwMDZwAwZAIwSwLaf9295b5HxZCdSU0FyU9m4wSeWuLg
 gSOT/I3ISIHo/5qwjCVmxKcwBQ/iKkMQAjBGSEOPbWmJAmoNug4po/+A5j8ABgWy
 gzzyzCilbc6CQYtQ6vX5rMu8tVMzSK/CR2w=
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) ECC Manufacturing CA 020
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) ECC Manufacturing CA 020',
+    subject:
+      'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM) TPM2.0, CN=Infineon OPTIGA(TM) ECC Manufacturing CA 020',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDRzCCAs2gAwIBAgIECbm8XDAKBggqhkjOPQQDAzB3MQswCQYDVQQGEwJERTEh
 MB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJPUFRJ
 R0EoVE0pIERldmljZXMxKDAmBgNVBAMMH0luZmluZW9uIE9QVElHQShUTSkgRUND
@@ -1223,9 +1433,13 @@ FAEwHwYDVR0jBBgwFoAUtBiFyEpKxRJ68kA53sT1ix5+StEwEAYDVR0lBAkwBwYF
 Z4EFCAEwCgYIKoZIzj0EAwMDaAAwZQIwb+IGlAhFgotHys/m+6SWE3nrkq3TF8BB
 GR+RVTwR3BNQ2qiEy3rwrlihQ1hochslAjEAplp51dndKI84th82A/ec/PpXy7Q8
 YWg/t8ZPq6EnSDiVAD1ba8JA6fbjk78i8ZOU
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) ECC Manufacturing CA 021
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) ECC Manufacturing CA 021',
+    subject:
+      'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM) TPM2.0, CN=Infineon OPTIGA(TM) ECC Manufacturing CA 021',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDSDCCAs2gAwIBAgIEQOZMcTAKBggqhkjOPQQDAzB3MQswCQYDVQQGEwJERTEh
 MB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJPUFRJ
 R0EoVE0pIERldmljZXMxKDAmBgNVBAMMH0luZmluZW9uIE9QVElHQShUTSkgRUND
@@ -1244,9 +1458,13 @@ FAEwHwYDVR0jBBgwFoAUtBiFyEpKxRJ68kA53sT1ix5+StEwEAYDVR0lBAkwBwYF
 Z4EFCAEwCgYIKoZIzj0EAwMDaQAwZgIxAKqPHQ+3ZCinKK7T0+k4Fkos2+MkOQJh
 lgoiceTrERCxsGrnRsej0x/9Oi4lkyG9AgIxAOVg1QKvF2pS+Q8C0fzw396TuyMA
 VoCtN61VH71ieqSa7BvsMAu4Yjic4vqfoQ95Kg==
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) ECC Manufacturing CA 022
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) ECC Manufacturing CA 022',
+    subject:
+      'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM) TPM2.0, CN=Infineon OPTIGA(TM) ECC Manufacturing CA 022',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDRzCCAs2gAwIBAgIEeBLchjAKBggqhkjOPQQDAzB3MQswCQYDVQQGEwJERTEh
 MB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJPUFRJ
 R0EoVE0pIERldmljZXMxKDAmBgNVBAMMH0luZmluZW9uIE9QVElHQShUTSkgRUND
@@ -1265,9 +1483,13 @@ FAEwHwYDVR0jBBgwFoAUtBiFyEpKxRJ68kA53sT1ix5+StEwEAYDVR0lBAkwBwYF
 Z4EFCAEwCgYIKoZIzj0EAwMDaAAwZQIxAJPeOMJc0a3JD0BHPbLphFHMXlz8cd57
 5aE1sFnU3DYSkasKcZLs/UCJNpPJ44jR/wIwJ0gbuL+rSQ6DsBkJZvByyIQ2bwI0
 3InIj4rhlXOCqCcsgSQ93oE+Z4v7rTPjm9HI
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) ECC Manufacturing CA 029
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) ECC Manufacturing CA 029',
+    subject:
+      'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM) TPM2.0, CN=Infineon OPTIGA(TM) ECC Manufacturing CA 029',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDRjCCAs2gAwIBAgIEFyIEkDAKBggqhkjOPQQDAzB3MQswCQYDVQQGEwJERTEh
 MB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJPUFRJ
 R0EoVE0pIERldmljZXMxKDAmBgNVBAMMH0luZmluZW9uIE9QVElHQShUTSkgRUND
@@ -1286,9 +1508,13 @@ FAEwHwYDVR0jBBgwFoAUtBiFyEpKxRJ68kA53sT1ix5+StEwEAYDVR0lBAkwBwYF
 Z4EFCAEwCgYIKoZIzj0EAwMDZwAwZAIwR2sW15aesDaJ0eYSYn9ZG7SssIiXoDhM
 8KwLjWq5yQw7yL+YAUdIDkvaPbhVMIIPAjABsTxjpyOfwnIriutM2FGL20fx+/Td
 yflxRE9L+lsDsPPlkdFgKvFjHAcrKRxr6UU=
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) ECC Manufacturing CA 034
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) ECC Manufacturing CA 034',
+    subject:
+      'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM) TPM2.0, CN=Infineon OPTIGA(TM) ECC Manufacturing CA 034',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDRjCCAs2gAwIBAgIEPKe0zzAKBggqhkjOPQQDAzB3MQswCQYDVQQGEwJERTEh
 MB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJPUFRJ
 R0EoVE0pIERldmljZXMxKDAmBgNVBAMMH0luZmluZW9uIE9QVElHQShUTSkgRUND
@@ -1307,9 +1533,13 @@ FAEwHwYDVR0jBBgwFoAUtBiFyEpKxRJ68kA53sT1ix5+StEwEAYDVR0lBAkwBwYF
 Z4EFCAEwCgYIKoZIzj0EAwMDZwAwZAIwNgUQjCaWi5ju907YBsuJGIkM/sdubOB0
 GV1k/XzfUXQxjmpSoAzHTA3WheHk5A0CAjAiE02i0o+rr45GDuyH9T1CNsoW/ApO
 5fP3j9JfT+HgvPuouej80rjyQzacPbcQFnQ=
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) ECC Manufacturing CA 035
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) ECC Manufacturing CA 035',
+    subject:
+      'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM) TPM2.0, CN=Infineon OPTIGA(TM) ECC Manufacturing CA 035',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDSDCCAs2gAwIBAgIEc9RE5DAKBggqhkjOPQQDAzB3MQswCQYDVQQGEwJERTEh
 MB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJPUFRJ
 R0EoVE0pIERldmljZXMxKDAmBgNVBAMMH0luZmluZW9uIE9QVElHQShUTSkgRUND
@@ -1328,9 +1558,13 @@ FAEwHwYDVR0jBBgwFoAUtBiFyEpKxRJ68kA53sT1ix5+StEwEAYDVR0lBAkwBwYF
 Z4EFCAEwCgYIKoZIzj0EAwMDaQAwZgIxAIOWUvwIT1A4bEDN6bIObpYdHy7CbIfF
 4GzZqOviS7B/+taUIiuouaigQFa6nFkdCQIxAPAbYsYVhxIZVEW01mtlCaB9AUsh
 x5t0k96PENfe5RrKzGf/SabkpzM3AxFWaoZU8g==
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) ECC Manufacturing CA 036
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) ECC Manufacturing CA 036',
+    subject:
+      'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM) TPM2.0, CN=Infineon OPTIGA(TM) ECC Manufacturing CA 036',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDRzCCAs2gAwIBAgIEKwDU+TAKBggqhkjOPQQDAzB3MQswCQYDVQQGEwJERTEh
 MB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJPUFRJ
 R0EoVE0pIERldmljZXMxKDAmBgNVBAMMH0luZmluZW9uIE9QVElHQShUTSkgRUND
@@ -1349,9 +1583,13 @@ FAEwHwYDVR0jBBgwFoAUtBiFyEpKxRJ68kA53sT1ix5+StEwEAYDVR0lBAkwBwYF
 Z4EFCAEwCgYIKoZIzj0EAwMDaAAwZQIwW7Qy60lMBsEsT+OFgrHE8qxQwbWYim0O
 ngaTtrd7QlAfp3+VCEebcqNvlDnabmqJAjEAjIOh0hhXHIcX+/NwpKEMDrN2IR0a
 s/bY8metfedPUl/QXkMYT4nzLa5hbC3U2vgP
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) RSA Manufacturing CA 003
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) RSA Manufacturing CA 003',
+    subject:
+      'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM) TPM2.0, CN=Infineon OPTIGA(TM) RSA Manufacturing CA 003',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIFszCCA5ugAwIBAgIEasM5FDANBgkqhkiG9w0BAQsFADB3MQswCQYDVQQGEwJE
 RTEhMB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJP
 UFRJR0EoVE0pIERldmljZXMxKDAmBgNVBAMMH0luZmluZW9uIE9QVElHQShUTSkg
@@ -1383,9 +1621,13 @@ J1+rNYuN2vErvB96ir1zljXq0yMxrm5nTeiAT4p5eoFqoeSYDbFljt/f+PebREiO
 nJIy4fdvKlHAf70gPdYpYipc4oTZxLeWjDQxRFFBDFrnLdlPSg6zSL2Q3ANAEI3y
 MtHaEaU0wbaBvezyzMUHI5nLnYFL+QRP4N2OFNI/ejBaEpmIXzf6+/eF40MNLHuR
 9/B93Q+hpw8O6XZ7qx697I+5+smLlPQ=
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) RSA Manufacturing CA 007
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) RSA Manufacturing CA 007',
+    subject:
+      'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM) TPM2.0, CN=Infineon OPTIGA(TM) RSA Manufacturing CA 007',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIFszCCA5ugAwIBAgIEJCe5vDANBgkqhkiG9w0BAQsFADB3MQswCQYDVQQGEwJE
 RTEhMB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJP
 UFRJR0EoVE0pIERldmljZXMxKDAmBgNVBAMMH0luZmluZW9uIE9QVElHQShUTSkg
@@ -1417,9 +1659,13 @@ LQYBEle01vVm0enfuJawHKICzgGIIylfuK62utdgGNFkxSDVD1l7C5fo0vPwcU2Q
 XXkeA6RMEtb0ewEjceWsqvxZ9IDWlEbahFWP8nHnXZwelcxLTWG3tDh6Pe9xPD0D
 fKOBEw5vnCQtiHW+OIv+oC8bFAkDLe5dczckIbwzDdFhnh3j+opATirdjyTsmkpk
 NF1yp4dtA/CQ7EONkPu75lLFxY3T0zA=
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) RSA Manufacturing CA 009
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) RSA Manufacturing CA 009',
+    subject:
+      'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM) TPM2.0, CN=Infineon OPTIGA(TM) RSA Manufacturing CA 009',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIFszCCA5ugAwIBAgIEbzMaOjANBgkqhkiG9w0BAQsFADB3MQswCQYDVQQGEwJE
 RTEhMB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJP
 UFRJR0EoVE0pIERldmljZXMxKDAmBgNVBAMMH0luZmluZW9uIE9QVElHQShUTSkg
@@ -1451,9 +1697,13 @@ uzwi2c1vXTAZDR1bM/lxitg23OrqQwc6PDCN10mnrqRdaDq+uAwdSpiSjiIN6AoM
 CG7Q21vsbvT+JdM5rhYDLQuHxCPM4uciclnCDHsOBjPXKW/FzAIt6llcSG0kLlp0
 MfzA8P8kw0bcePFq8xMr6FDpd9E9CGCxkXyMn2jLyOOz+tJB/rwTKifhWyscUl0y
 9YYumbJ6vVq2dAwyhAWL5YYW2Y/zZwo=
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) RSA Manufacturing CA 010
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) RSA Manufacturing CA 010',
+    subject:
+      'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM) TPM2.0, CN=Infineon OPTIGA(TM) RSA Manufacturing CA 010',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIFszCCA5ugAwIBAgIEJl+qTzANBgkqhkiG9w0BAQsFADB3MQswCQYDVQQGEwJE
 RTEhMB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJP
 UFRJR0EoVE0pIERldmljZXMxKDAmBgNVBAMMH0luZmluZW9uIE9QVElHQShUTSkg
@@ -1485,9 +1735,13 @@ RpTduKG/lLwH0HHeNgKmDt/pTQWa4/sUgp/KHqg1E82J7sCu4vB/Bk1pTybe4GV/
 YDSc1NGABsWRzZnrIHrIVsXYM5rQzV9+/+BxRmhEqUVUGNzsFYW/RRieNWyojYG6
 v54K9BtAELt1tWXBDE/2Np/RFZQNeEFh2pkLxRNOXytuVoXwII7QNr4TDef2PmE+
 thsvOkC60E8ZEsKZ8GU3Q32lT5CExWI=
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) RSA Manufacturing CA 011
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) RSA Manufacturing CA 011',
+    subject:
+      'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM) TPM2.0, CN=Infineon OPTIGA(TM) RSA Manufacturing CA 011',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIFszCCA5ugAwIBAgIEXYw6ZDANBgkqhkiG9w0BAQsFADB3MQswCQYDVQQGEwJE
 RTEhMB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJP
 UFRJR0EoVE0pIERldmljZXMxKDAmBgNVBAMMH0luZmluZW9uIE9QVElHQShUTSkg
@@ -1519,9 +1773,13 @@ zOaK3TimuJESzPuxjTumUj06rceOokczl2oVvGzvHqWYAWU8gJQa1aY3LkQ0fK5q
 +Vc/+uenilJEXEQZX2Y5Px8dLDcr9rPiMuxY76sEcg+PFvJLg9QIhKkgzt74v8Ih
 aeDhrhAwKgDKcWAohYA/WQluxQommKp0N0s/Oi6yICpV73l41ea7kKzrjMu40IUS
 befqsgmXOcuz+HHnTsINAd1EK+kMoFI=
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) RSA Manufacturing CA 016
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) RSA Manufacturing CA 016',
+    subject:
+      'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM) TPM2.0, CN=Infineon OPTIGA(TM) RSA Manufacturing CA 016',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIFszCCA5ugAwIBAgIEFvC7DDANBgkqhkiG9w0BAQsFADB3MQswCQYDVQQGEwJE
 RTEhMB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJP
 UFRJR0EoVE0pIERldmljZXMxKDAmBgNVBAMMH0luZmluZW9uIE9QVElHQShUTSkg
@@ -1553,9 +1811,13 @@ yJ6g5b24y2KsBhgdEDZiHodiylje6UVkGMMrvHdWLEPGtNUylzTq9sgXoIB6JW52
 d2oM2FGpdwvgJBcP0zgBlD0JUG0VgoqzwUAXwzOWWCv3TtwAngMwpH8b87aq8DQN
 urKZJKPI0i7mhw+1yQ5Iv5QbB6H4d9KwzS03IqksJD+HuBGLTzkWTZj8/xWOkD91
 4tRRYXiS8KNhZiIahOBz52dNt+yPy7g=
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) RSA Manufacturing CA 017
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) RSA Manufacturing CA 017',
+    subject:
+      'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM) TPM2.0, CN=Infineon OPTIGA(TM) RSA Manufacturing CA 017',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIFszCCA5ugAwIBAgIETh1LITANBgkqhkiG9w0BAQsFADB3MQswCQYDVQQGEwJE
 RTEhMB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJP
 UFRJR0EoVE0pIERldmljZXMxKDAmBgNVBAMMH0luZmluZW9uIE9QVElHQShUTSkg
@@ -1587,9 +1849,13 @@ R7oUioPy0z+gcm12GzTIZ6yZsX05D/PQ9KsreO1LP1SeqZ3rGo2mzFGIPIuKqkVg
 L/XgTm+hGxnyc6DIK5QJOqbEFn1nIIcxIIRdXzDb55IIx3+LLcNrNqY/pwe8g4gG
 Xl83tSIK2r/C18P7/JRNYSp398LcN/so21I/XcG6qtFsqCFwODJnx+9ed3A1bcg1
 AAk0rA06qGwW27QA9NGfW+Bozk5NNo0=
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) RSA Manufacturing CA 018
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) RSA Manufacturing CA 018',
+    subject:
+      'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM) TPM2.0, CN=Infineon OPTIGA(TM) RSA Manufacturing CA 018',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIFszCCA5ugAwIBAgIEBUnbNjANBgkqhkiG9w0BAQsFADB3MQswCQYDVQQGEwJE
 RTEhMB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJP
 UFRJR0EoVE0pIERldmljZXMxKDAmBgNVBAMMH0luZmluZW9uIE9QVElHQShUTSkg
@@ -1621,9 +1887,13 @@ twVwA91W0Nx9H1Rlbf+GGq7+WOGsEPkdnRN3zyGTJst0eaYZbRZtIH4SvccDFXr+
 dFCZQzpQW3M6rIf8KKS7IkqvUDqd95SiyyVfM5QxFEefweMFl+EMi497gVGJR2/t
 yc+4zrXOmwXEJxdIZueJmSyO1zVkH0jF8G+skyJ4wv1ZXghn/Chm9IVpW95JTm5a
 Hl3ICSVYBbGFDUIC67t6BJprXy33fms=
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) RSA Manufacturing CA 019
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) RSA Manufacturing CA 019',
+    subject:
+      'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM) TPM2.0, CN=Infineon OPTIGA(TM) RSA Manufacturing CA 019',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIFszCCA5ugAwIBAgIEPHZrSzANBgkqhkiG9w0BAQsFADB3MQswCQYDVQQGEwJE
 RTEhMB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJP
 UFRJR0EoVE0pIERldmljZXMxKDAmBgNVBAMMH0luZmluZW9uIE9QVElHQShUTSkg
@@ -1655,9 +1925,13 @@ LXwEvW+YcKjB8ZMPCfh6gSbUmZ0j86WXXCgPCWUEQgeyT1oRoTkB4Ie4KpkSBUsk
 wyg/mKHFN/edv1wZPUCz/npaK/XBQdkHiGLmp3oMscwuPgBHXOlU1EHH2QpnQr0f
 zFpBgzeC0P8d0fK2LFj33tvJcHgZnLLI+d1Zw1MAJL8xnH7QR+jRoNR1sNRjqUG6
 EqbwVM0ToXnZ/umHXLI5ZicMb+fdz28=
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) RSA Manufacturing CA 020
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) RSA Manufacturing CA 020',
+    subject:
+      'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM) TPM2.0, CN=Infineon OPTIGA(TM) RSA Manufacturing CA 020',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIFszCCA5ugAwIBAgIEUFU7tDANBgkqhkiG9w0BAQsFADB3MQswCQYDVQQGEwJE
 RTEhMB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJP
 UFRJR0EoVE0pIERldmljZXMxKDAmBgNVBAMMH0luZmluZW9uIE9QVElHQShUTSkg
@@ -1689,9 +1963,13 @@ KnMLdTHLjxPy5ijJN0frnX2s0p++TV690ZPwJJhP3+qGzy7pk89BVNRbKSEfRJCk
 3/5gWo8S5O2Us1PFsN3gkTG9wUCakhmNRJjWDNxmU1vnTtBP2Z3zYps2/K1SZRxh
 8vz5iT8goxi7iW+jpSZ5Pa1/q4rmPv0OBbkUg5mSf1F68drGfUtnEkiTRo4g3SGX
 HJsfLGq5sTYivqQONogTY/8yGT9bLDw=
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) RSA Manufacturing CA 021
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) RSA Manufacturing CA 021',
+    subject:
+      'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM) TPM2.0, CN=Infineon OPTIGA(TM) RSA Manufacturing CA 021',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIFszCCA5ugAwIBAgIEB4HLyTANBgkqhkiG9w0BAQsFADB3MQswCQYDVQQGEwJE
 RTEhMB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJP
 UFRJR0EoVE0pIERldmljZXMxKDAmBgNVBAMMH0luZmluZW9uIE9QVElHQShUTSkg
@@ -1723,9 +2001,13 @@ f/O0Xo7txKxahndlolifGKSO74BEwZytCD2CpC6Mb7VdLRczQrgs9l81LqW2lkXe
 xGmoGmpe8ZuNsEoAKMbXmjVe3YdyBnpy0gHsYseFNGtXRKRb5mtKyQgKiJfqwjkK
 IYpUGaAs5gOQvJseHbSAz+k9R3yC6PrJpX1FXUK9xo6dR8IvGkdz7NELPWZ7UqLQ
 50BKxd6gCYJpW76RaC8lAoCJ/I7UVbE=
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) RSA Manufacturing CA 022
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) RSA Manufacturing CA 022',
+    subject:
+      'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM) TPM2.0, CN=Infineon OPTIGA(TM) RSA Manufacturing CA 022',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIFszCCA5ugAwIBAgIEddrr8zANBgkqhkiG9w0BAQsFADB3MQswCQYDVQQGEwJE
 RTEhMB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJP
 UFRJR0EoVE0pIERldmljZXMxKDAmBgNVBAMMH0luZmluZW9uIE9QVElHQShUTSkg
@@ -1757,9 +2039,13 @@ vMubFylnNiqmcAl8U+8RVRlLxG2Hh35KK9qIlQ2lZ7hTPRmQpFC9S4uRIzonXnL8
 7L6BVkn8zjCtL3xu9S7Br77y5DQCR++WLACS+tKY6NXmW4pXEcDBqwWsKTwaXjvP
 ICAGfLGQZ+uFoKhRM5w3OySzsWV5l2U7hxBrrag2L6cNkUbVvSrEjXxaDq9xQTS6
 8OY/sm8ZOVzgfXKihvQuMr9uE8wq3s4=
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) RSA Manufacturing CA 029
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) RSA Manufacturing CA 029',
+    subject:
+      'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM) TPM2.0, CN=Infineon OPTIGA(TM) RSA Manufacturing CA 029',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIFszCCA5ugAwIBAgIEXb2D6DANBgkqhkiG9w0BAQsFADB3MQswCQYDVQQGEwJE
 RTEhMB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJP
 UFRJR0EoVE0pIERldmljZXMxKDAmBgNVBAMMH0luZmluZW9uIE9QVElHQShUTSkg
@@ -1791,9 +2077,13 @@ EeUnnEyjUD1+4S69SjWNzQhb5QZftI3/g90fS8ikJCpfI0XXUsLTlfutK5jSKDmq
 tkDbIQsxHaXULHcPGkX/dcsVWc3TMmvtlSSNTGOzqXXb5GSejyQcjFEuonFQy9ep
 t7VV8zZWOp51kpS20vAr5SfvLkK5lmfjTC52QrFxxU4c6rs+gXyx5uFSkTq/eFqm
 UYu0eoQSuZZjnC7cpRH2X08hL22XyPw=
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) RSA Manufacturing CA 034
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) RSA Manufacturing CA 034',
+    subject:
+      'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM) TPM2.0, CN=Infineon OPTIGA(TM) RSA Manufacturing CA 034',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIFszCCA5ugAwIBAgIEA0M0JzANBgkqhkiG9w0BAQsFADB3MQswCQYDVQQGEwJE
 RTEhMB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJP
 UFRJR0EoVE0pIERldmljZXMxKDAmBgNVBAMMH0luZmluZW9uIE9QVElHQShUTSkg
@@ -1825,9 +2115,13 @@ MYi9a56C9rhw35GFPi4WualsCdMM2K5MYh7BmtMa45dSVX2uZsJw88eN8XYZsjIx
 H63iOqyuV/mOmbHqi+TZ3B7yOjBxvYiNsNoAqTZYnR7wQ0CSzpAn2dh/kurl9s5u
 f9k7lOIZvYexHTXJdvOMn7AQK6vCVp1o/pMAOp+k6yjys92rP+zYXGjJEO6S4JFi
 R0i/GAy+1tanx9ddmpBCn0KCiZuJbpM=
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) RSA Manufacturing CA 035
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) RSA Manufacturing CA 035',
+    subject:
+      'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM) TPM2.0, CN=Infineon OPTIGA(TM) RSA Manufacturing CA 035',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIFszCCA5ugAwIBAgIEOm/EPDANBgkqhkiG9w0BAQsFADB3MQswCQYDVQQGEwJE
 RTEhMB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJP
 UFRJR0EoVE0pIERldmljZXMxKDAmBgNVBAMMH0luZmluZW9uIE9QVElHQShUTSkg
@@ -1859,9 +2153,13 @@ LP8ArnX88UspoMbyQZe/HkD5aL3hacuKVVBg8rF4yO/Vnl1v/MQxFYXanmospEYc
 hTjFDVXYjtkU4KcXtZs8q7Q5Pt7NsqTrsMu9yWkEtMCEizaES+/WAbOa+FTB11dK
 HFNUYnjVLu0o6t5U6eW1lyewQx4TYSnDY93+Vt43eZhFW5NOXbqMiRUvopkHPiE1
 Z1fdL7Vwt5bPy9X2xz0vBjhVzmeOZuM=
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) RSA Manufacturing CA 036
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) RSA Manufacturing CA 036',
+    subject:
+      'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM) TPM2.0, CN=Infineon OPTIGA(TM) RSA Manufacturing CA 036',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIFszCCA5ugAwIBAgIEcZxUUTANBgkqhkiG9w0BAQsFADB3MQswCQYDVQQGEwJE
 RTEhMB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJP
 UFRJR0EoVE0pIERldmljZXMxKDAmBgNVBAMMH0luZmluZW9uIE9QVElHQShUTSkg
@@ -1893,9 +2191,12 @@ tWwYH9I2N7p5Xqry+atAJbMNP3XI+/XG6308RFt5PJXRJ5+XH3xgxavqMSHW7zjz
 DRDPBlmzkZ/EwiV3rLROyOyp3UFVlQnFDyxon8a9dCWl66nVeicK27Iq0X2hcY2I
 A+n5XjJkr+sYi0rjQiL3dkURh4JmGraRZLR4XiLj6s81cktvvYs8BP0pevg92FRd
 9ghUwcVG76g3T2MXKoOBXRIb33/CYbU=
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 ECC CA 039
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 ECC CA 039',
+    subject: 'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM), CN=Infineon OPTIGA(TM) TPM 2.0 ECC CA 039',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDOTCCAr+gAwIBAgIEYi1lDjAKBggqhkjOPQQDAzB3MQswCQYDVQQGEwJERTEh
 MB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJPUFRJ
 R0EoVE0pIERldmljZXMxKDAmBgNVBAMMH0luZmluZW9uIE9QVElHQShUTSkgRUND
@@ -1914,9 +2215,12 @@ FLQYhchKSsUSevJAOd7E9YsefkrRMBAGA1UdJQQJMAcGBWeBBQgBMAoGCCqGSM49
 BAMDA2gAMGUCMQCuGZBkEEmXQKQgSgwdlLNnT3ha33Vu75h0m0udz9aJe+F6Z519
 4AMe3IVYBQQcvs8CMAqhTeOe+bILEFB8R4tqi4JlIgpqkM1k6c9W8vmk47GSdbMI
 SlRNjoDAdFW7/Z4zew==
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 ECC CA 040
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 ECC CA 040',
+    subject: 'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM), CN=Infineon OPTIGA(TM) TPM 2.0 ECC CA 040',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDVTCCAtygAwIBAgIEOB8u5zAKBggqhkjOPQQDAzB3MQswCQYDVQQGEwJERTEh
 MB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJPUFRJ
 R0EoVE0pIERldmljZXMxKDAmBgNVBAMMH0luZmluZW9uIE9QVElHQShUTSkgRUND
@@ -1935,9 +2239,12 @@ IAQOMAwwCgYIKoIUAEQBFAEwHwYDVR0jBBgwFoAUtBiFyEpKxRJ68kA53sT1ix5+
 StEwEAYDVR0lBAkwBwYFZ4EFCAEwCgYIKoZIzj0EAwMDZwAwZAIwPrqpvvkaAbsw
 mnER/VAo4g7BuH+sHpltd/pz26eyCtr1xsHTkQr14jMAaCCFdw+jAjBaP3vGR9KW
 vSFo7xsgohrnLwW/qmX5MweP2SU9TjfFpfOzIR63hkVsop32FboV/8Q=
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 ECC CA 041
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 ECC CA 041',
+    subject: 'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM), CN=Infineon OPTIGA(TM) TPM 2.0 ECC CA 041',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDVjCCAtygAwIBAgIEb0u+/DAKBggqhkjOPQQDAzB3MQswCQYDVQQGEwJERTEh
 MB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJPUFRJ
 R0EoVE0pIERldmljZXMxKDAmBgNVBAMMH0luZmluZW9uIE9QVElHQShUTSkgRUND
@@ -1956,9 +2263,12 @@ IAQOMAwwCgYIKoIUAEQBFAEwHwYDVR0jBBgwFoAUtBiFyEpKxRJ68kA53sT1ix5+
 StEwEAYDVR0lBAkwBwYFZ4EFCAEwCgYIKoZIzj0EAwMDaAAwZQIwT9sh6m7Rndjy
 xRH3njazRrYgQwICvdNDQ9P80z1BE3003SkCZxoN20IpDercWZwZAjEA9cHtFcbX
 7JzThD5sXiibq/cwoCFfqY+ih4iwsQzdDhAZ5+w0fTQAP+4H6iXxq5FD
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 ECC CA 042
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 ECC CA 042',
+    subject: 'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM), CN=Infineon OPTIGA(TM) TPM 2.0 ECC CA 042',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDOjCCAr+gAwIBAgIEGVn1IzAKBggqhkjOPQQDAzB3MQswCQYDVQQGEwJERTEh
 MB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJPUFRJ
 R0EoVE0pIERldmljZXMxKDAmBgNVBAMMH0luZmluZW9uIE9QVElHQShUTSkgRUND
@@ -1977,9 +2287,12 @@ FLQYhchKSsUSevJAOd7E9YsefkrRMBAGA1UdJQQJMAcGBWeBBQgBMAoGCCqGSM49
 BAMDA2kAMGYCMQCyjrqHq1qqHCQQ14dvBtqUT90XuvfSOwE6Hda3GlIa9FdYC4Ue
 AVJ/CuRKHi/VQSkCMQDc+HAcnipcopZBsa/jPV6Y6YdgnVCcDY0tdwtaeQgGNBRz
 GRt1rxF2x8QNOKB9f28=
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 ECC CA 052
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 ECC CA 052',
+    subject: 'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM), CN=Infineon OPTIGA(TM) TPM 2.0 ECC CA 052',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDpjCCAwigAwIBAgIEDApRsTAKBggqhkjOPQQDBDB5MQswCQYDVQQGEwJERTEh
 MB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJPUFRJ
 R0EoVE0pIERldmljZXMxKjAoBgNVBAMMIUluZmluZW9uIE9QVElHQShUTSkgRUND
@@ -2000,9 +2313,12 @@ BgNVHSUECTAHBgVngQUIATAKBggqhkjOPQQDBAOBiwAwgYcCQToN1P/qxUZpv+m+
 dYs8CTKL488KqC9ycbYKUw7NHjamwhPBUKRd4qyzDmJAFbb49cYnCzXm3yaU4KHF
 sTqfLttZAkIB9jRDIoMvNeI/m9VRPQXoIBS3k3/VFo+RTH97pYw0l1alFL5MXkE7
 0HI3wYiXpf1by95RpcnvbqZ23HG32gHIsWI=
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 ECC CA 054
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 ECC CA 054',
+    subject: 'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM), CN=Infineon OPTIGA(TM) TPM 2.0 ECC CA 054',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDpzCCAwigAwIBAgIEQP7xMzAKBggqhkjOPQQDBDB5MQswCQYDVQQGEwJERTEh
 MB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJPUFRJ
 R0EoVE0pIERldmljZXMxKjAoBgNVBAMMIUluZmluZW9uIE9QVElHQShUTSkgRUND
@@ -2023,9 +2339,12 @@ BgNVHSUECTAHBgVngQUIATAKBggqhkjOPQQDBAOBjAAwgYgCQgFZYOHw+Mno6Ncu
 qAmdVWqqQRmOOyrWhEZoTgaQooQ3FkQ3DttLFS+ovUhFFfz+hv2LOyDMuBW1Sux4
 zsVkuyiIxgJCAJVflXMJsQSqEqZOWo6vGibvYQep0qd+JmDr8Ifjo0Ok+s8PPxZ+
 Wb5vvm76jzK3LdTsZfK20FPdSFlZO9mDBk/D
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 ECC CA 055
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 ECC CA 055',
+    subject: 'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM), CN=Infineon OPTIGA(TM) TPM 2.0 ECC CA 055',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDOjCCAr+gAwIBAgIEL1gRXTAKBggqhkjOPQQDAzB3MQswCQYDVQQGEwJERTEh
 MB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJPUFRJ
 R0EoVE0pIERldmljZXMxKDAmBgNVBAMMH0luZmluZW9uIE9QVElHQShUTSkgRUND
@@ -2044,9 +2363,12 @@ FLQYhchKSsUSevJAOd7E9YsefkrRMBAGA1UdJQQJMAcGBWeBBQgBMAoGCCqGSM49
 BAMDA2kAMGYCMQCHAL6o+QRGJyd/zt2LbCXEfcGC0fIzkUI+MX/ItTOvPnklJuEZ
 EVj76JeoRLxpAR4CMQDqwu3OY185A14OMnUkhTyeJhxQv2TiJhMPONUnCEj7SZOV
 ehZ7LFVK0vmbtsScXCo=
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 ECC CA 056
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 ECC CA 056',
+    subject: 'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM), CN=Infineon OPTIGA(TM) TPM 2.0 ECC CA 056',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDpjCCAwigAwIBAgIEQzbhxjAKBggqhkjOPQQDBDB5MQswCQYDVQQGEwJERTEh
 MB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJPUFRJ
 R0EoVE0pIERldmljZXMxKjAoBgNVBAMMIUluZmluZW9uIE9QVElHQShUTSkgRUND
@@ -2067,9 +2389,12 @@ BgNVHSUECTAHBgVngQUIATAKBggqhkjOPQQDBAOBiwAwgYcCQgEa2RbXb6jRGjtz
 sSNwmT3nN99HmtSy1hiDDi6h1vu8ow37Hls0csVZC+bEgjC3EZUggX3WcuMJNDwZ
 7C8n/72iKQJBUzyxjI6Wc0nHAZbSiXJCgBGr0XUUcz9xSkxyDLtOcSGfCpCXLyjc
 31iBvO6QO445h56fLyIy305PoIfcRrpHAec=
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 ECC CA 059
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 ECC CA 059',
+    subject: 'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM), CN=Infineon OPTIGA(TM) TPM 2.0 ECC CA 059',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDpzCCAwigAwIBAgIEM8fygzAKBggqhkjOPQQDBDB5MQswCQYDVQQGEwJERTEh
 MB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJPUFRJ
 R0EoVE0pIERldmljZXMxKjAoBgNVBAMMIUluZmluZW9uIE9QVElHQShUTSkgRUND
@@ -2090,9 +2415,12 @@ BgNVHSUECTAHBgVngQUIATAKBggqhkjOPQQDBAOBjAAwgYgCQgCxOZetx3JsIj/x
 tmQiqH24lCydvK+YD+HFXfPqSTkqyAl1k6oq7oHOVDfDwiFO34l5ZCpk+Om7y4hE
 CN813X4+YQJCAOMAUk7PWKDHg7avff7v8T3U0jBhrj/zcna2d1Wt5YG814+Jpk9j
 OyD3mUxh8uFPhavNYLdFtrwguXqTVyZcZB+D
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 ECC CA 061
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 ECC CA 061',
+    subject: 'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM), CN=Infineon OPTIGA(TM) TPM 2.0 ECC CA 061',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDpzCCAwigAwIBAgIEEHoy1zAKBggqhkjOPQQDBDB5MQswCQYDVQQGEwJERTEh
 MB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJPUFRJ
 R0EoVE0pIERldmljZXMxKjAoBgNVBAMMIUluZmluZW9uIE9QVElHQShUTSkgRUND
@@ -2113,9 +2441,12 @@ BgNVHSUECTAHBgVngQUIATAKBggqhkjOPQQDBAOBjAAwgYgCQgFT88YnyANnum1c
 5Gp3iNSIRZAK37E7VvK6oaOl3RtzyaF2koDASIPC2vgt7tJPQJHYPtq/6Fn3cc3r
 Wu3IBQwFKwJCAWoaP/LdKCbKrgx6ZgfYGACMAK09FAK8wZg0wMeOJWjgBukmwiK/
 CF042G+CQKtNXjWTPOi/GLCoSwYxoyZGMtJ7
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 ECC CA 062
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 ECC CA 062',
+    subject: 'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM), CN=Infineon OPTIGA(TM) TPM 2.0 ECC CA 062',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDpzCCAwigAwIBAgIER6bC7DAKBggqhkjOPQQDBDB5MQswCQYDVQQGEwJERTEh
 MB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJPUFRJ
 R0EoVE0pIERldmljZXMxKjAoBgNVBAMMIUluZmluZW9uIE9QVElHQShUTSkgRUND
@@ -2136,9 +2467,12 @@ BgNVHSUECTAHBgVngQUIATAKBggqhkjOPQQDBAOBjAAwgYgCQgGNZqHQuG47MCVS
 Y7/A9KqJAM53PP9Takg7xSMtQXANJvHNfpq45lb8cGR+Qjmm4eXtEnzVft5maQ+X
 Ca11QvrqnwJCAYKnrGQIfgUiVrOONB5bRHtpjTgPRWDwlhY0FAAMCZ6gZbJwCCbU
 deLK+HKqEsdtOX4aOhF18rYuKcZOv1ZJ9AKS
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 ECC CA 064
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 ECC CA 064',
+    subject: 'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM), CN=Infineon OPTIGA(TM) TPM 2.0 ECC CA 064',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDpzCCAwigAwIBAgIEB7MVTTAKBggqhkjOPQQDBDB5MQswCQYDVQQGEwJERTEh
 MB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJPUFRJ
 R0EoVE0pIERldmljZXMxKjAoBgNVBAMMIUluZmluZW9uIE9QVElHQShUTSkgRUND
@@ -2159,9 +2493,12 @@ BgNVHSUECTAHBgVngQUIATAKBggqhkjOPQQDBAOBjAAwgYgCQgH4045oC1hSNQU9
 o/IhThy7cxPWyug6FErnB8cQezZ0TPrXb2Qg9QsS707c7Lb4y8tzfpFcNVgF0ndD
 fgArgHD17gJCAdZ3lOp/bIXoLCkOgJ/Xc7EEF9Pd0A2cmFUB2MjF5IQJHJEFVKHl
 lMBMY9AlAO9gDwEBi5SBdPCOzEztjswJ+B81
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 ECC CA 065
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 ECC CA 065',
+    subject: 'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM), CN=Infineon OPTIGA(TM) TPM 2.0 ECC CA 065',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDpjCCAwigAwIBAgIEUr51yzAKBggqhkjOPQQDBDB5MQswCQYDVQQGEwJERTEh
 MB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJPUFRJ
 R0EoVE0pIERldmljZXMxKjAoBgNVBAMMIUluZmluZW9uIE9QVElHQShUTSkgRUND
@@ -2182,9 +2519,12 @@ BgNVHSUECTAHBgVngQUIATAKBggqhkjOPQQDBAOBiwAwgYcCQWMbg1wAi82G10uP
 aufMNmiIuS7tf3zCtGbgT3HXORD7HhI9jLoYEGcRiFP9r/uzTSnA0W6UPiHcTvdC
 Rj1ouHGdAkIB5C58JHsYry6+lSVN6xeYbL6uoIqt/oydWMzrCB/qmqWZ7B7M69NP
 NqQurJXLhbe210oj4+P/x2az6K4w8aXIaXM=
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 ECC CA 066
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 ECC CA 066',
+    subject: 'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM), CN=Infineon OPTIGA(TM) TPM 2.0 ECC CA 066',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDpzCCAwigAwIBAgIECesF4DAKBggqhkjOPQQDBDB5MQswCQYDVQQGEwJERTEh
 MB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJPUFRJ
 R0EoVE0pIERldmljZXMxKjAoBgNVBAMMIUluZmluZW9uIE9QVElHQShUTSkgRUND
@@ -2205,9 +2545,12 @@ BgNVHSUECTAHBgVngQUIATAKBggqhkjOPQQDBAOBjAAwgYgCQgGAnmGYqYFaUgCa
 Hlu3c2HILbLvM7gGWhojgYEKAyAhejsNo4TSe0A7+GoP+7qNLV3Ij4Ar5m+rlFdj
 3iRz8oVQmQJCAMkPW22iaTf9sH4smvKAkOqRgRZIYK3vl2VBJKGMWbe3JpcXVBja
 3gaYyqyI4mSoPHSggSRxVLq53v9XFVs/rfDm
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 ECC CA 069
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 ECC CA 069',
+    subject: 'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM), CN=Infineon OPTIGA(TM) TPM 2.0 ECC CA 069',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDpjCCAwigAwIBAgIEM+CXRTAKBggqhkjOPQQDBDB5MQswCQYDVQQGEwJERTEh
 MB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJPUFRJ
 R0EoVE0pIERldmljZXMxKjAoBgNVBAMMIUluZmluZW9uIE9QVElHQShUTSkgRUND
@@ -2228,9 +2571,12 @@ BgNVHSUECTAHBgVngQUIATAKBggqhkjOPQQDBAOBiwAwgYcCQWC3WKf6D7MTypOQ
 NnS6t7r+mcHKEDIDYsYIRlyvPJ3wCiVOLGBb+Tydmd3+uxv0qLunIYURrpyeXGik
 yi9GI6MPAkIBQUqtMEoEqLSdnyZvfteZo8dQqYpsHSot4BxxtZUIoaSUcUfw3RRP
 fQY00hIoHLu9Av0ax4WouSAC+jFPiS87SAE=
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 ECC CA 070
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 ECC CA 070',
+    subject: 'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM), CN=Infineon OPTIGA(TM) TPM 2.0 ECC CA 070',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDpTCCAwigAwIBAgIEaw0nWjAKBggqhkjOPQQDBDB5MQswCQYDVQQGEwJERTEh
 MB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJPUFRJ
 R0EoVE0pIERldmljZXMxKjAoBgNVBAMMIUluZmluZW9uIE9QVElHQShUTSkgRUND
@@ -2251,9 +2597,12 @@ BgNVHSUECTAHBgVngQUIATAKBggqhkjOPQQDBAOBigAwgYYCQQKh0gNEroLcRvtF
 stNtWwUrbnEOQrvgPoRAfus7NuDWta0ctwmebwO+XNKflcRkmbQVUA7mrEoAtr29
 Dxr0QrZOAkFG+ZPkWHXVv2Q3AyLz9qK/uG5Kxio9gETwiSfUzOHJM9sNfpZlTaH/
 6M1qPYfYnQa5iIqw49U3Zk3V1a0C5CvTtw==
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 ECC CA 071
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 ECC CA 071',
+    subject: 'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM), CN=Infineon OPTIGA(TM) TPM 2.0 ECC CA 071',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDpjCCAwigAwIBAgIEIjm3bzAKBggqhkjOPQQDBDB5MQswCQYDVQQGEwJERTEh
 MB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJPUFRJ
 R0EoVE0pIERldmljZXMxKjAoBgNVBAMMIUluZmluZW9uIE9QVElHQShUTSkgRUND
@@ -2274,9 +2623,12 @@ BgNVHSUECTAHBgVngQUIATAKBggqhkjOPQQDBAOBiwAwgYcCQV7mff1RPNkcMgP4
 iLXJ9To73687FWwqgFT/cZ/bDEFicMbSG0Wgpya121Kubsy+1wJk8LcMntYP3yq5
 VObSii+AAkIBSAhcD6QRM1Hi3F+wBafySWRQTY6YMOMUNu1vTW9jFgAzGfTwZ2ym
 zAPByNECB7MzueqV+lBh/ccreE6F5F+PEWY=
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 ECC CA 074
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 ECC CA 074',
+    subject: 'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM), CN=Infineon OPTIGA(TM) TPM 2.0 ECC CA 074',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDOTCCAr+gAwIBAgIEWWZHhDAKBggqhkjOPQQDAzB3MQswCQYDVQQGEwJERTEh
 MB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJPUFRJ
 R0EoVE0pIERldmljZXMxKDAmBgNVBAMMH0luZmluZW9uIE9QVElHQShUTSkgRUND
@@ -2295,9 +2647,12 @@ FLQYhchKSsUSevJAOd7E9YsefkrRMBAGA1UdJQQJMAcGBWeBBQgBMAoGCCqGSM49
 BAMDA2gAMGUCMBBnF0S6LaWGitfwug+xDCzVaRv3RamNpmECbK4YqbqZVWln6jQ5
 JRnol8kq6IT10wIxALHA2AK5fxtJMZP3vPh7Jb877O8zPrRwI4TeSKkrIXklUuqZ
 fQTT2Nluus6J06flKg==
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 ECC CA 075
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 ECC CA 075',
+    subject: 'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM), CN=Infineon OPTIGA(TM) TPM 2.0 ECC CA 075',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDOjCCAr+gAwIBAgIEEJLXmTAKBggqhkjOPQQDAzB3MQswCQYDVQQGEwJERTEh
 MB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJPUFRJ
 R0EoVE0pIERldmljZXMxKDAmBgNVBAMMH0luZmluZW9uIE9QVElHQShUTSkgRUND
@@ -2316,9 +2671,12 @@ FLQYhchKSsUSevJAOd7E9YsefkrRMBAGA1UdJQQJMAcGBWeBBQgBMAoGCCqGSM49
 BAMDA2kAMGYCMQCLzFk6a2Wi34x1TkcCPxsSPz/E315wtCug2i/q2LdHRj9TjF0T
 J/djXG6anPX9rwACMQCJBqE7QBRo79K+BPXvEpkx30kWZ83Ah9SnTTI/03Q7Yct+
 YzKDW8HrROYP+nil8SY=
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 ECC CA 077
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 ECC CA 077',
+    subject: 'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM), CN=Infineon OPTIGA(TM) TPM 2.0 ECC CA 077',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDVzCCAtygAwIBAgIER79nrjAKBggqhkjOPQQDAzB3MQswCQYDVQQGEwJERTEh
 MB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJPUFRJ
 R0EoVE0pIERldmljZXMxKDAmBgNVBAMMH0luZmluZW9uIE9QVElHQShUTSkgRUND
@@ -2337,9 +2695,12 @@ IAQOMAwwCgYIKoIUAEQBFAEwHwYDVR0jBBgwFoAUtBiFyEpKxRJ68kA53sT1ix5+
 StEwEAYDVR0lBAkwBwYFZ4EFCAEwCgYIKoZIzj0EAwMDaQAwZgIxAK5qTYoyap1B
 L0pYLaC24A8rqnuMRPJ7C0pol+23PfxUYE7EADxPY+nkqmWdSHekYQIxAOFTp7Pg
 ILzmj3UtOLosZ7NdpZhFzQNhzSmpbxuQs1ujuCm7eSptwYWla9GajB9vNg==
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 ECC CA 078
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 ECC CA 078',
+    subject: 'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM), CN=Infineon OPTIGA(TM) TPM 2.0 ECC CA 078',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDVzCCAtygAwIBAgIEfuv3wzAKBggqhkjOPQQDAzB3MQswCQYDVQQGEwJERTEh
 MB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJPUFRJ
 R0EoVE0pIERldmljZXMxKDAmBgNVBAMMH0luZmluZW9uIE9QVElHQShUTSkgRUND
@@ -2358,9 +2719,12 @@ IAQOMAwwCgYIKoIUAEQBFAEwHwYDVR0jBBgwFoAUtBiFyEpKxRJ68kA53sT1ix5+
 StEwEAYDVR0lBAkwBwYFZ4EFCAEwCgYIKoZIzj0EAwMDaQAwZgIxAOeK7hbBxUu7
 6DUp3CdNxtHrnQEjd5DUZYShg4xRBkLoRHALcX5AEs6rDc//VHbBXQIxALheHR1U
 wp6d9ilK9EYnk8CGmd0er3JzTT4e5w6LwrzyIJo2zSWOYsOdBYv4Htt2jw==
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 ECC CA 079
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 ECC CA 079',
+    subject: 'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM), CN=Infineon OPTIGA(TM) TPM 2.0 ECC CA 079',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDpzCCAwigAwIBAgIEKOGJKDAKBggqhkjOPQQDBDB5MQswCQYDVQQGEwJERTEh
 MB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJPUFRJ
 R0EoVE0pIERldmljZXMxKjAoBgNVBAMMIUluZmluZW9uIE9QVElHQShUTSkgRUND
@@ -2381,9 +2745,12 @@ BgNVHSUECTAHBgVngQUIATAKBggqhkjOPQQDBAOBjAAwgYgCQgHOZTZ2/0Nfgzz+
 09HdC+JIw+YchaJKlhlgs0yFa2g3jyOZPV8piz9RvV+hGesyydhkm0CMKTpjoPlW
 q7Sb+aY5AwJCAeKQFUwN4JXff4zdzuewPV7ytCaKGUw+lKgCsb4XqOF8s92+Ulvt
 CdkR7Ck39Ji4tV9YssMs7uNxf7f2HhxorT1U
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 ECC CA 080
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 ECC CA 080',
+    subject: 'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM), CN=Infineon OPTIGA(TM) TPM 2.0 ECC CA 080',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDpzCCAwigAwIBAgIEYA4ZPTAKBggqhkjOPQQDBDB5MQswCQYDVQQGEwJERTEh
 MB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJPUFRJ
 R0EoVE0pIERldmljZXMxKjAoBgNVBAMMIUluZmluZW9uIE9QVElHQShUTSkgRUND
@@ -2404,9 +2771,12 @@ BgNVHSUECTAHBgVngQUIATAKBggqhkjOPQQDBAOBjAAwgYgCQgGmTFT6TJgJPV82
 /97GTW0dgOIQrcRS65/FZl8uCwE1vN9bIPITWbOfCADBnkLgbiv+1Zaiqy30JNkt
 +doM3ZO9nwJCANoxOzWjbjzPVO47XIKRjzcyu0sXDAtbU/w0eZ0ud3CCvyv1Y6qQ
 Dicexo1BUgqF9gUN4NXMBgHvB9J5AVBl1F6n
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 ECC CA 081
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 ECC CA 081',
+    subject: 'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM), CN=Infineon OPTIGA(TM) TPM 2.0 ECC CA 081',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDpjCCAwigAwIBAgIEFzqpUjAKBggqhkjOPQQDBDB5MQswCQYDVQQGEwJERTEh
 MB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJPUFRJ
 R0EoVE0pIERldmljZXMxKjAoBgNVBAMMIUluZmluZW9uIE9QVElHQShUTSkgRUND
@@ -2427,9 +2797,12 @@ BgNVHSUECTAHBgVngQUIATAKBggqhkjOPQQDBAOBiwAwgYcCQgE0NHHhx+ZFFpF9
 IdaxJBR4BtGZOn6RWBuOBSegG/OXjnKVUD0pOxKZcLO6AW0XEYnK7nd3tzLB9zac
 sh6Sx6wO1gJBJec9O8clkiFZ5izFf7sizxZyAL374V+Ej5vqMYmRiFiMDR64f9S9
 R/N1CsWS1RbHmFmtfKHZdh/OXc2IkF0tgYE=
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 ECC CA 084
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 ECC CA 084',
+    subject: 'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM), CN=Infineon OPTIGA(TM) TPM 2.0 ECC CA 084',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDOTCCAr+gAwIBAgIEJqmYlTAKBggqhkjOPQQDAzB3MQswCQYDVQQGEwJERTEh
 MB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJPUFRJ
 R0EoVE0pIERldmljZXMxKDAmBgNVBAMMH0luZmluZW9uIE9QVElHQShUTSkgRUND
@@ -2448,9 +2821,12 @@ FLQYhchKSsUSevJAOd7E9YsefkrRMBAGA1UdJQQJMAcGBWeBBQgBMAoGCCqGSM49
 BAMDA2gAMGUCMQDY3WNm6eu4LHQD3N3iCehzeSz4Zc0TBEDKmropVWCveqASsRwR
 YtdHOIUErRED4eYCMA4Mfa6/vPMKuxyjGuLB3i9qnNlWQQ/AKs7oUtlmOK/5BNDa
 +OEErbcxnHJhhUKDoQ==
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 ECC CA 085
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 ECC CA 085',
+    subject: 'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM), CN=Infineon OPTIGA(TM) TPM 2.0 ECC CA 085',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDODCCAr+gAwIBAgIEXdYoqjAKBggqhkjOPQQDAzB3MQswCQYDVQQGEwJERTEh
 MB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJPUFRJ
 R0EoVE0pIERldmljZXMxKDAmBgNVBAMMH0luZmluZW9uIE9QVElHQShUTSkgRUND
@@ -2469,9 +2845,12 @@ FLQYhchKSsUSevJAOd7E9YsefkrRMBAGA1UdJQQJMAcGBWeBBQgBMAoGCCqGSM49
 BAMDA2cAMGQCMAWl9/WY+UmDGTu/JaBn/Kb+w4cvKvYhuCCfXWJSlr6UDs1ct5GD
 gmhbSFKNBXMeuwIwcaw2OZgWI23dB4JA9E3pJHVZA84pP5h3obwzoipIhzbaH6oS
 uZKRhOZlfHILBxuR
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 ECC CA 086
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 ECC CA 086',
+    subject: 'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM), CN=Infineon OPTIGA(TM) TPM 2.0 ECC CA 086',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDVTCCAtygAwIBAgIEFQK4vzAKBggqhkjOPQQDAzB3MQswCQYDVQQGEwJERTEh
 MB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJPUFRJ
 R0EoVE0pIERldmljZXMxKDAmBgNVBAMMH0luZmluZW9uIE9QVElHQShUTSkgRUND
@@ -2490,9 +2869,12 @@ IAQOMAwwCgYIKoIUAEQBFAEwHwYDVR0jBBgwFoAUtBiFyEpKxRJ68kA53sT1ix5+
 StEwEAYDVR0lBAkwBwYFZ4EFCAEwCgYIKoZIzj0EAwMDZwAwZAIwEQXW1068bh3i
 nu/SsLZ7dqO4NtRpo5RgXNd/xSrBvGjyi+vqPicpUYpF+0HtW3zSAjBhU82P/Azz
 +5bxeW2ZFVzB9q96aWXXKYLs4BvU9jdCxGX+gLM9LdSzwQTMfAeHBlY=
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 ECC CA 087
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 ECC CA 087',
+    subject: 'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM), CN=Infineon OPTIGA(TM) TPM 2.0 ECC CA 087',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDVjCCAtygAwIBAgIETC9I1DAKBggqhkjOPQQDAzB3MQswCQYDVQQGEwJERTEh
 MB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJPUFRJ
 R0EoVE0pIERldmljZXMxKDAmBgNVBAMMH0luZmluZW9uIE9QVElHQShUTSkgRUND
@@ -2511,9 +2893,12 @@ IAQOMAwwCgYIKoIUAEQBFAEwHwYDVR0jBBgwFoAUtBiFyEpKxRJ68kA53sT1ix5+
 StEwEAYDVR0lBAkwBwYFZ4EFCAEwCgYIKoZIzj0EAwMDaAAwZQIxAPWDfM+k9OGx
 GhhsVPHN7wiE6hfjSIJyY1OVCsvtS16GSCWCNKI6CiEVp/6u0F4NKwIwbHsIeYcU
 /dbQkOKK617N4UWKYZrPgnxYjZeKmhKHnt9KUISuvwUq0r3fVDLMb2KK
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 RSA CA 039
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 RSA CA 039',
+    subject: 'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM), CN=Infineon OPTIGA(TM) TPM 2.0 RSA CA 039',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIFpTCCA42gAwIBAgIEKMjkZjANBgkqhkiG9w0BAQsFADB3MQswCQYDVQQGEwJE
 RTEhMB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJP
 UFRJR0EoVE0pIERldmljZXMxKDAmBgNVBAMMH0luZmluZW9uIE9QVElHQShUTSkg
@@ -2545,9 +2930,12 @@ QFAY7W8pMlTixSH0Sdb17Q/8I/8z/Ojc0GPIxb9i1vIrw1joC3wvXorO++iOLJoW
 y2yxYphx82XU3qwtwr252L1kkj+niKJIhwOM4jL2mMGYe40wRYt0Fu5DerTX2/Cs
 ZPCqAyLgXl+JrkS1izSluG6IDaMFteTri/piaP3NuaaNhApb2JXPt/uHQtcEwcxA
 INPCRNVJYnQT
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 RSA CA 040
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 RSA CA 040',
+    subject: 'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM), CN=Infineon OPTIGA(TM) TPM 2.0 RSA CA 040',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIGpTCCBI2gAwIBAgIEEpl+qDANBgkqhkiG9w0BAQsFADB3MQswCQYDVQQGEwJE
 RTEhMB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJP
 UFRJR0EoVE0pIERldmljZXMxKDAmBgNVBAMMH0luZmluZW9uIE9QVElHQShUTSkg
@@ -2584,9 +2972,12 @@ oQKkWLegoonMVDwzDqFT2H65e0FLVO/XWKTEW/z8WRbQ8812J1BSXGdU4jLWunmR
 xlGDYdxaet1j2LXvOOsyxfoyVi5SgDnHWyHGX6071s5p3rQcpiyxJEh0+4khuV5V
 1P7YXig5hiAEXlYrNByRGiQg4hUSEBQehuvnhJB0ZiLyoXaCulmT9o4ctvM2WThd
 2sieTn6+DW9ln0H27BBN+AvkIhTKP1ChMw==
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 RSA CA 041
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 RSA CA 041',
+    subject: 'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM), CN=Infineon OPTIGA(TM) TPM 2.0 RSA CA 041',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIGpTCCBI2gAwIBAgIEScYOvTANBgkqhkiG9w0BAQsFADB3MQswCQYDVQQGEwJE
 RTEhMB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJP
 UFRJR0EoVE0pIERldmljZXMxKDAmBgNVBAMMH0luZmluZW9uIE9QVElHQShUTSkg
@@ -2623,9 +3014,12 @@ e3ZA3N2JTxD4wSfiFOvWtYIUgkyHVVgZFfJOY/jCpCnMVJSbw4ZWwDdemsQX/0cz
 i9Wr2vKLkpRASz3To0Pvr/fXMH7fyFL6wmtPvYoZ6xcXQdPRC55254oDxGwY0KbG
 2m2793RJBNbWVy5IWHgLpRGum4PpJ4Lq66SYKqLAENqC4BytzcW+rpo8gPlbHVu/
 lzSuZgod3dAJpbdiYsm6GqRokX3/X9Uwjg==
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 RSA CA 042
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 RSA CA 042',
+    subject: 'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM), CN=Infineon OPTIGA(TM) TPM 2.0 RSA CA 042',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIFpTCCA42gAwIBAgIEX/V0ezANBgkqhkiG9w0BAQsFADB3MQswCQYDVQQGEwJE
 RTEhMB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJP
 UFRJR0EoVE0pIERldmljZXMxKDAmBgNVBAMMH0luZmluZW9uIE9QVElHQShUTSkg
@@ -2657,9 +3051,12 @@ rb16CgnTvwMJE8+B0hOdk+/40whTwVwc7OlAwkRHiVKfPw7JOP4pyOV0QIlyWLcH
 2yg7raQFCjdtnvIX0Eq3RDwFk6b9hK3+89uIuA8/uW3bY5HuJEQd0bWZoeD2WBHf
 V9iAx0TwwBsEPrHwQxB6uktXjqCKk1PJAtaiAB6hFQpe26gAopXnxA6ezpgMKGVt
 e1NOreRnWJCu
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 RSA CA 052
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 RSA CA 052',
+    subject: 'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM), CN=Infineon OPTIGA(TM) TPM 2.0 RSA CA 052',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIGqzCCBJOgAwIBAgIEemNx2zANBgkqhkiG9w0BAQwFADB5MQswCQYDVQQGEwJE
 RTEhMB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJP
 UFRJR0EoVE0pIERldmljZXMxKjAoBgNVBAMMIUluZmluZW9uIE9QVElHQShUTSkg
@@ -2696,9 +3093,12 @@ uXfxruCpM0HGunQt1i9kg0wDEchTeq/OsG4OxegkVwviaMifN17Vi7KREn4lWSpV
 ReitYiHCrNTuF7c61AEQIwI7b7oVDWVRsixqcAorEY6erF/p2J4Xhn4OT01dfxJa
 srospbPQJVNsZHC9/3S8gm5DWSa2uPYKHJtEbc9rpzytJZX6VDJufRjBIDVw2qM4
 Cs15+Qub429ObhabUKcLJI9xeX5w8kDYns2nWYrmSg==
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 RSA CA 054
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 RSA CA 054',
+    subject: 'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM), CN=Infineon OPTIGA(TM) TPM 2.0 RSA CA 054',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIGqzCCBJOgAwIBAgIEeCuBSDANBgkqhkiG9w0BAQwFADB5MQswCQYDVQQGEwJE
 RTEhMB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJP
 UFRJR0EoVE0pIERldmljZXMxKjAoBgNVBAMMIUluZmluZW9uIE9QVElHQShUTSkg
@@ -2735,9 +3135,12 @@ UJMNZoeHUtSB+teaSqJrV/CamMkK0KcJ/ILFg7p+lcWvEJ903QG71OoVphT0EcoE
 EN1u3HtBrg6QTpMZHZuY8QyiXcqsJpMjnArxA4kV5rCi5UgIZ4yWjuwyjwXVaEoe
 6cmxnyBv1pzENVoGJTIvG7qn5C4jKp1WlahO2HifbWFqZ8vqmDhlO2FIx4+zjTP/
 A1KIjHceXg68X2kMowLN8bd11HVHD5BfSdTfRN0www==
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 RSA CA 055
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 RSA CA 055',
+    subject: 'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM), CN=Infineon OPTIGA(TM) TPM 2.0 RSA CA 055',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIFpTCCA42gAwIBAgIEZoShcjANBgkqhkiG9w0BAQsFADB3MQswCQYDVQQGEwJE
 RTEhMB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJP
 UFRJR0EoVE0pIERldmljZXMxKDAmBgNVBAMMH0luZmluZW9uIE9QVElHQShUTSkg
@@ -2769,9 +3172,12 @@ OCaVCE28Sp9T5Poj3CunL4c5D0Vl2wtvEcTrmqKgKuJA5Zemh+AZI6DTEJZuLAUe
 pcXjvICdGx3VLBG186pXEIeUfE7ATeUE1/W1OL8lgQ2XHB+0UQS3Y7uYf530iO04
 jPa7D11ttfvcKkF6YEZmyTi1dQAIJXgpPbDrj0bW/Y1wA4ENtPMqZIrLJ00NXv9u
 r2wPjU4taXXu
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 RSA CA 056
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 RSA CA 056',
+    subject: 'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM), CN=Infineon OPTIGA(TM) TPM 2.0 RSA CA 056',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIGqzCCBJOgAwIBAgIEMZAB8DANBgkqhkiG9w0BAQwFADB5MQswCQYDVQQGEwJE
 RTEhMB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJP
 UFRJR0EoVE0pIERldmljZXMxKjAoBgNVBAMMIUluZmluZW9uIE9QVElHQShUTSkg
@@ -2808,9 +3214,12 @@ z8mgmTaFKCF6OlLIeMq+ZK7LhNQV+O/+iWQPAsGhZtYHWXIp2zmrLDzZbUuZl6V3
 SqiWm3ok0sR34SakWhLAlZB18xjaJPSqAS0r0arIYhfMbh+AW8ZRf4NUW+lUZTqS
 aPaMSxOivN8N1inRMD9KqwoqqvCZuOkIk+GLy1erHvdAnzyN4DzzMsMqI8OeI86s
 G6VyievMk5iQhFcSfYGvvaoJPVjIUSUMAqksYw5n1g==
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 RSA CA 059
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 RSA CA 059',
+    subject: 'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM), CN=Infineon OPTIGA(TM) TPM 2.0 RSA CA 059',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIGqzCCBJOgAwIBAgIEavSCmDANBgkqhkiG9w0BAQwFADB5MQswCQYDVQQGEwJE
 RTEhMB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJP
 UFRJR0EoVE0pIERldmljZXMxKjAoBgNVBAMMIUluZmluZW9uIE9QVElHQShUTSkg
@@ -2847,9 +3256,12 @@ kqkcAnBUPGbJIr9RJWZCxv4w0Mu5RnHWcs39HF4WSubLiuImbQRgLQuDuSJCMxZn
 DGYublH8ff8/abMvxI51XxpmaPLe9ZFP6LSdD1poeTT4j46yAH2GacsaysOzXuPB
 dgXXMFHAomRi10j/mp3Fv1nz73zVVy0e+4aj6Wh4+omKvXgwH8YgQVbMrPQfhbQg
 Q6kr1MlRyGqkQFTEeOHGI0PngcLQJzKYfjHDDEZ+GA==
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 RSA CA 061
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 RSA CA 061',
+    subject: 'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM), CN=Infineon OPTIGA(TM) TPM 2.0 RSA CA 061',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIGqzCCBJOgAwIBAgIENf/jFjANBgkqhkiG9w0BAQwFADB5MQswCQYDVQQGEwJE
 RTEhMB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJP
 UFRJR0EoVE0pIERldmljZXMxKjAoBgNVBAMMIUluZmluZW9uIE9QVElHQShUTSkg
@@ -2886,9 +3298,12 @@ r9akzDAHJNkHs/eH3A5GlLlEFbz6Yj+PQ3QxYULurOhpC8kiILsRVtqEB6SH7rS7
 QE0AFhN0EjpHyojuW5YFfomiAEw1Dbp2VNYAZrL9Su87BATIjvivOUBqI8OlKBV4
 YEMdBmjREgyt4jlu4U1SCzQJp2DONKwb4FttM8CQ8YASwDtHGPx5h/4SVO/C/Jio
 ig0m0wsCxZyVDOFQxr+sW+Kygn1tkdEUZ9Y055ffwA==
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 RSA CA 062
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 RSA CA 062',
+    subject: 'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM), CN=Infineon OPTIGA(TM) TPM 2.0 RSA CA 062',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIGqzCCBJOgAwIBAgIEbSxzKzANBgkqhkiG9w0BAQwFADB5MQswCQYDVQQGEwJE
 RTEhMB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJP
 UFRJR0EoVE0pIERldmljZXMxKjAoBgNVBAMMIUluZmluZW9uIE9QVElHQShUTSkg
@@ -2925,9 +3340,12 @@ ywUvwrRukfH0Z9eaI0/IqV8ewLD4aPINJAzNTj6i0onJn0bHEcSKGOeh05q5IU2w
 y0IklEH9LVbbnVHERuQ2m5dBeYUgXQ83wq+0WSfDoYYo9H0xZeYxJGNng99CtcFS
 A2FCjNiQBY5fIIgrA8ek4es1G8JJCGQRsDVvnbpYKy1mb2deOjSOwiXR6F2JoZbu
 YskLBW6h4vSVIUTfN0pie7K3i2x9j0JY7MM9UdmKzg==
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 RSA CA 064
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 RSA CA 064',
+    subject: 'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM), CN=Infineon OPTIGA(TM) TPM 2.0 RSA CA 064',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIGqzCCBJOgAwIBAgIELTjFjDANBgkqhkiG9w0BAQwFADB5MQswCQYDVQQGEwJE
 RTEhMB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJP
 UFRJR0EoVE0pIERldmljZXMxKjAoBgNVBAMMIUluZmluZW9uIE9QVElHQShUTSkg
@@ -2964,9 +3382,12 @@ dsCthBE3ktgko1T88UEY4VbMZpIaq3FVXQXrbpJj+b3g8jAG7oyTyVE0kyBmTsG0
 ydDIbI5MdKqBM95RC+oTuBGehu5MHFjsMLpWEWzMiNQ88FimRNH22v4Huj5eT3+N
 V4EZqfP/osy6vd9wWExTeh5xn6GY7a6ljMYXkLhXdaohLb9kF5SDCMLjiwtZu7bW
 SXhq3pkQmsOwA4hFbll7VZEZh4t1dIX4opdFWjcZ+Q==
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 RSA CA 065
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 RSA CA 065',
+    subject: 'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM), CN=Infineon OPTIGA(TM) TPM 2.0 RSA CA 065',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIGqzCCBJOgAwIBAgIEZGVVoTANBgkqhkiG9w0BAQwFADB5MQswCQYDVQQGEwJE
 RTEhMB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJP
 UFRJR0EoVE0pIERldmljZXMxKjAoBgNVBAMMIUluZmluZW9uIE9QVElHQShUTSkg
@@ -3003,9 +3424,12 @@ DqGHQ1nxDANii/dNMC/s75t14QsQ44K1p/eHo4WE20d/ohQRXzhbXjJrcRkLtdQn
 TjE/Ng0FigVuLIUr3e9EzO0TBiG6ioB+9DJEjj8vmP9royaWQzlyHofnArdRl9CU
 tPO94EOz4FlLQsSjQKckJqdMO0n7yiiFHjYu1AvPElft5X3lxEf5PW+wh8Bb4Bu8
 IRzJKBfinV/JpkVs2QWD4S5I+yjfWsHams6x5rwjiQ==
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 RSA CA 066
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 RSA CA 066',
+    subject: 'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM), CN=Infineon OPTIGA(TM) TPM 2.0 RSA CA 066',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIGqzCCBJOgAwIBAgIEG5HltjANBgkqhkiG9w0BAQwFADB5MQswCQYDVQQGEwJE
 RTEhMB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJP
 UFRJR0EoVE0pIERldmljZXMxKjAoBgNVBAMMIUluZmluZW9uIE9QVElHQShUTSkg
@@ -3042,9 +3466,12 @@ Pc8wkMbI7fd7QmvOR6DLSQ31HQwHPDqVbkoc1XCoqdCQs0uRFPJrpQaUQ2P/Y1rm
 IS14FP6tjeayQ08zRyLkkZ7ZIoCCAxGJT0I3yY9udfHUej0iW1p+MPD+88AEzY7p
 OFCT5U9dHDY7b1cmXegfKodXwf8IDG742HS8kx0t1nHEwvY7Gt7gkDKrjNKX6grc
 PcVKNp3I1UiNFwIMsCN8Q5obqTdm+2PgYHGJnzPArg==
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 RSA CA 069
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 RSA CA 069',
+    subject: 'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM), CN=Infineon OPTIGA(TM) TPM 2.0 RSA CA 069',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIGqzCCBJOgAwIBAgIEDlrnBjANBgkqhkiG9w0BAQwFADB5MQswCQYDVQQGEwJE
 RTEhMB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJP
 UFRJR0EoVE0pIERldmljZXMxKjAoBgNVBAMMIUluZmluZW9uIE9QVElHQShUTSkg
@@ -3081,9 +3508,12 @@ GfDESSOlfpku9yep0DIUC7GVHyisc0bGyVppPxIgSqWJIsE+mJpDkCXHFGUzA+Rn
 q3qWZjIwccrzqSTYOUOutapPc6LrmfcdM8jPfsBhk8iy0tQiwJBwVxUcNt2KJsQJ
 TBzmbdk+3PbptgVJnRUlpFj3Mqx+loJ/q0SfG6MeI1jZt92MZHAbWY1DR6+1Prs6
 sb6pGXId/rWdY3Hug2fADfsreCPSwUWsQx0SlOJG+Q==
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 RSA CA 070
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 RSA CA 070',
+    subject: 'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM), CN=Infineon OPTIGA(TM) TPM 2.0 RSA CA 070',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIGqzCCBJOgAwIBAgIERYd3GzANBgkqhkiG9w0BAQwFADB5MQswCQYDVQQGEwJE
 RTEhMB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJP
 UFRJR0EoVE0pIERldmljZXMxKjAoBgNVBAMMIUluZmluZW9uIE9QVElHQShUTSkg
@@ -3120,9 +3550,12 @@ RmIrXbVwzbXPBRzR/70ynv5TpWnZasPoGKlkrMSuhoWXJRL8lQ3UTCfnGG9FP4E0
 mp1/N7YG4L+zEokSYhKrCKRlfp+WiIaIGskNDG80txdQD6+cL77Tbgb4NkyK2tXe
 4NIu0XRX7l+7qMv12Is1HOX+U8aSeJ4cNhUjwI6mNdzQJpiVrKiG1a1HXiz3mNnj
 5ikEC03I/+g1fcrvnkAOUv6haHmV+Xem1phej5OijA==
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 RSA CA 071
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 RSA CA 071',
+    subject: 'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM), CN=Infineon OPTIGA(TM) TPM 2.0 RSA CA 071',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIGqzCCBJOgAwIBAgIEfLQHMDANBgkqhkiG9w0BAQwFADB5MQswCQYDVQQGEwJE
 RTEhMB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJP
 UFRJR0EoVE0pIERldmljZXMxKjAoBgNVBAMMIUluZmluZW9uIE9QVElHQShUTSkg
@@ -3159,9 +3592,12 @@ mLebcqQLU2RC5/H/BGBRjJ0iMO//3V9W7nkCDtz/24nWHtBBdzXYjwhTBPPvbrAz
 iwhG5FYInLuSHMsLWDmxDntp+7d8N+jMDqjm4lRnNyQD8Rv++kTX+jSuUzj6o2vd
 bTt81IKFSr66CTrK48xAxoOnhgPIWQnua8UBnvFKHpugHVM9uU77VdqHIZQBZcIn
 JoMpCONKt4ahMUoCuUSCsbpYWFXLWpbIixCZBrlwPw==
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 RSA CA 074
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 RSA CA 074',
+    subject: 'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM), CN=Infineon OPTIGA(TM) TPM 2.0 RSA CA 074',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIFpTCCA42gAwIBAgIENhiH2DANBgkqhkiG9w0BAQsFADB3MQswCQYDVQQGEwJE
 RTEhMB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJP
 UFRJR0EoVE0pIERldmljZXMxKDAmBgNVBAMMH0luZmluZW9uIE9QVElHQShUTSkg
@@ -3193,9 +3629,12 @@ VPpbv7smA9QbZMS4aTafmVeuq3i7tQdpwSMNZqEhebuu28Gyk+c6BCGcdpLwt7rT
 XIkCndjPiHd1Iu/hxHFsV6w5IT7JvDfkBrkMbdJE4Em8hHNsgG7iJUisvgFLsdb9
 wV63ToPNE+6XodigRvEhhWVPIejX/1YB7D1jN1vWSMgl1TJhMj+St7E2s52qZDNf
 l4w42XHfLXXZ
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 RSA CA 075
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 RSA CA 075',
+    subject: 'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM), CN=Infineon OPTIGA(TM) TPM 2.0 RSA CA 075',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIFpTCCA42gAwIBAgIEbUUX7TANBgkqhkiG9w0BAQsFADB3MQswCQYDVQQGEwJE
 RTEhMB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJP
 UFRJR0EoVE0pIERldmljZXMxKDAmBgNVBAMMH0luZmluZW9uIE9QVElHQShUTSkg
@@ -3227,9 +3666,12 @@ lvccIhC6Apsxg2vPkSBSJ90ONhcIzFtToGQiNTklyuonGXoLicyRte2jsRj8Qh/G
 kjP0iCKJTzPVcIT3cpe0Kzr7M++7YO7OT1ybuSIvtQa4jMlNxykSwmwZUfcAL1Wq
 OswOlFoalVn5R7lrpufLSq82yVSer1Tw5kR6ZZhRtvh/nWMzwSZpEmiNR4BJfjsP
 pFkemlh5KZco
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 RSA CA 077
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 RSA CA 077',
+    subject: 'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM), CN=Infineon OPTIGA(TM) TPM 2.0 RSA CA 077',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIGpTCCBI2gAwIBAgIEJHGoAjANBgkqhkiG9w0BAQsFADB3MQswCQYDVQQGEwJE
 RTEhMB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJP
 UFRJR0EoVE0pIERldmljZXMxKDAmBgNVBAMMH0luZmluZW9uIE9QVElHQShUTSkg
@@ -3266,9 +3708,12 @@ BxhU7zmVua2wk7CwwaocahKDwla9vUtxwH9w1ZpHtWtWFkWCqmApU4U+f/NAH1kU
 iS8HLGMYr45PhxcQW3bUhsUNMi3jXGJmET3oBV6EXfnBOC46xBZKupQtqVB5bP3I
 wU9+6En9eNvlVm4FKNZesa2YXoFWV9EuiJG4K+MvIt/t5k1uxQmJaBcIJHvHRG4K
 AQjROSFKDC0tm5CY0mjFuCiCXQgxdh9bqQ==
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 RSA CA 078
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 RSA CA 078',
+    subject: 'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM), CN=Infineon OPTIGA(TM) TPM 2.0 RSA CA 078',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIGpTCCBI2gAwIBAgIEW544FzANBgkqhkiG9w0BAQsFADB3MQswCQYDVQQGEwJE
 RTEhMB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJP
 UFRJR0EoVE0pIERldmljZXMxKDAmBgNVBAMMH0luZmluZW9uIE9QVElHQShUTSkg
@@ -3305,9 +3750,12 @@ z12276vv/g/YjMUT+sfmh8AdvUpIbpBloQdITrf3x50njXyWfqGSXP8SvVwXPnzU
 4Alz9oE/rZ5Rql5/ugv8Zhi3jeTWWt4E8as9ddna5iCyO34/GAA5YijL2CP5R+m7
 O50ErP7EayOus8DzqseF/fEq+5MTHZJR6EsEDAAArzEXkbP4jDxu8YRApTlO1EwI
 pYX7+ZVsEXxd2tLjfaDszzKMLh3iOolh0w==
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 RSA CA 079
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 RSA CA 079',
+    subject: 'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM), CN=Infineon OPTIGA(TM) TPM 2.0 RSA CA 079',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIGqzCCBJOgAwIBAgIEA1vY6TANBgkqhkiG9w0BAQwFADB5MQswCQYDVQQGEwJE
 RTEhMB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJP
 UFRJR0EoVE0pIERldmljZXMxKjAoBgNVBAMMIUluZmluZW9uIE9QVElHQShUTSkg
@@ -3344,9 +3792,12 @@ Cn6XV8O7adPdX1u7L5m57CsnXjDvds/866ug6NXjSvdGSfles40GxBJj+eCXEKUw
 JzEF5XU5WwUrkdijJVUwYhQy8jy9lTKf9lIDAdVEbexf6J2DBJMLaWjrIVWFEqTH
 8hm9KTbIQQ3G/MlvnIaylEaavZiMDfxD8as+ssnPUMtccdx4pZUTYcbRrFSJLBDG
 Fo8iK1zBA+SWyCKLr7ygyXvdEZy3nt83r4XT/HcSbQ==
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 RSA CA 080
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 RSA CA 080',
+    subject: 'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM), CN=Infineon OPTIGA(TM) TPM 2.0 RSA CA 080',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIGqzCCBJOgAwIBAgIEOoho/jANBgkqhkiG9w0BAQwFADB5MQswCQYDVQQGEwJE
 RTEhMB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJP
 UFRJR0EoVE0pIERldmljZXMxKjAoBgNVBAMMIUluZmluZW9uIE9QVElHQShUTSkg
@@ -3383,9 +3834,12 @@ e/r4IH1L7Qhp/mZq7TUlnMTyvrYQxBV0vHU6HhR1m2jBkB7p2lRwnWgk6au44K8e
 fjmVydod70U2TwML+GWI0DEZaxcIecmjDels/exdNWlHsu0+yaqvVPEES9ujoX58
 VibX90xb1qFY5KaiMX5bVk2MqBi6onZWCQEdetW3L6SM3qe2LlTfNkWGt7JiSi7o
 LeF4SqTmqeaOnMKOjyXmxZiytu/lTAgXDMu/y0qS+g==
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 RSA CA 081
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 RSA CA 081',
+    subject: 'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM), CN=Infineon OPTIGA(TM) TPM 2.0 RSA CA 081',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIGqzCCBJOgAwIBAgIEcbT5EzANBgkqhkiG9w0BAQwFADB5MQswCQYDVQQGEwJE
 RTEhMB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJP
 UFRJR0EoVE0pIERldmljZXMxKjAoBgNVBAMMIUluZmluZW9uIE9QVElHQShUTSkg
@@ -3422,9 +3876,12 @@ n6u3vFrAWA3hKRO7LZxE3MbaUevBjzvwy9C1hjnDKBtbBcagP6jumO0l8xCz9m7E
 kb4BJuiOelq3jJ7gdLO1yjRA7fWQPwEgXtg6f0lCKPfbdvxyR+LRt7gd/SRCjFep
 aahnBJnQsQknMCBK4lyKnvgcYHW5RH2jocikH/fpIaC2t4PBz7ibTq7XYgc+o5Pw
 osv6KRztLwAn14xQnx5S7rUwos1oRJiLMeAqfXMxsg==
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 RSA CA 084
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 RSA CA 084',
+    subject: 'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM), CN=Infineon OPTIGA(TM) TPM 2.0 RSA CA 084',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIFpTCCA42gAwIBAgIESfdYQTANBgkqhkiG9w0BAQsFADB3MQswCQYDVQQGEwJE
 RTEhMB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJP
 UFRJR0EoVE0pIERldmljZXMxKDAmBgNVBAMMH0luZmluZW9uIE9QVElHQShUTSkg
@@ -3456,9 +3913,12 @@ jpgFxy4V2/xeib1BoVJNKfltJItZfACOHmm62SZ4eeIqP1KLOkzs2FSl9lgcVSSQ
 DNUKxebH6InxOTUjD9EjioRNZIEsrQHZGNXOYUXGyilp1qMxWaXNvv0mnQqy+ZWC
 XlWQF5i7/7LOhJII9d/obxf5OJgicdxWxJhezEvaqi5g169yNEQfVJ8KYL1KZGaj
 AGtnKElwtAGp
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 RSA CA 085
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 RSA CA 085',
+    subject: 'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM), CN=Infineon OPTIGA(TM) TPM 2.0 RSA CA 085',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIFpTCCA42gAwIBAgIEASPoVjANBgkqhkiG9w0BAQsFADB3MQswCQYDVQQGEwJE
 RTEhMB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJP
 UFRJR0EoVE0pIERldmljZXMxKDAmBgNVBAMMH0luZmluZW9uIE9QVElHQShUTSkg
@@ -3490,9 +3950,12 @@ HpXOAvXqiENLOlDsFz0gcRJGm8g1R6zJ5Tuim0/mNkKjetthjJ6Z3rAxUmoluDak
 dZRNVoq/HpmqLuYrsdUobfdd2se6JdhJnmK9Y6+REsq4NetTZ6lERLbBv80SlFmv
 jSVIDOv9Un3QBcgEr3CYsq9BvI3fGC2BsIsuAX3/0oupFY3+l6Nf7xQC5zPsPILf
 tEgtbVwb6n73
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 RSA CA 086
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 RSA CA 086',
+    subject: 'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM), CN=Infineon OPTIGA(TM) TPM 2.0 RSA CA 086',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIGpTCCBI2gAwIBAgIEOFB4azANBgkqhkiG9w0BAQsFADB3MQswCQYDVQQGEwJE
 RTEhMB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJP
 UFRJR0EoVE0pIERldmljZXMxKDAmBgNVBAMMH0luZmluZW9uIE9QVElHQShUTSkg
@@ -3529,9 +3992,12 @@ ysnEVUNj+1i1NubsE/sHA0N/FKfo5bVxmMhLY2wLNSm6CsCBI6gUzrLsIXOrFUe0
 iiFG+zlsm8ayCicS9ZdYDBSFtMgQ1dSY37PJ4v7EDUo0AOmJVp/FLwJhEmYGGroA
 R8tePGnonIEEH81ZaWIi42LA4d9W5H6fnvHYOTADe32UtHWeRGTOeJVPry46kDgQ
 HoGvbDmIc/VQlo+0/s1+7VjrgGS9CMmG5w==
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 RSA CA 087
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Infineon OPTIGA(TM) TPM 2.0 RSA CA 087',
+    subject: 'C=DE, O=Infineon Technologies AG, OU=OPTIGA(TM), CN=Infineon OPTIGA(TM) TPM 2.0 RSA CA 087',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIGpTCCBI2gAwIBAgIEb30IgDANBgkqhkiG9w0BAQsFADB3MQswCQYDVQQGEwJE
 RTEhMB8GA1UECgwYSW5maW5lb24gVGVjaG5vbG9naWVzIEFHMRswGQYDVQQLDBJP
 UFRJR0EoVE0pIERldmljZXMxKDAmBgNVBAMMH0luZmluZW9uIE9QVElHQShUTSkg
@@ -3568,9 +4034,12 @@ O1j+imShsAcmllJcmu2UjC5TJoV0TvLNn4JnS9x74Qb9/lFLQM7zKGH2vKgJ4uUG
 1PsMcpgZKei2cUbLxi0Pu9dUkaqzpuGsfVEvRv/vwTbacOtctClUG1REXl9iBHJO
 j/3yYDfY5fxz/9SqIcfU8EWfR5xjUY5H+7DDTUfcl4juUo4T44Ukt7lfUL9k12gd
 d90phj0Gk6a8kWj1zhgUiJn6YDKAnQgibw==
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: ODCA CA2 CSME
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: ODCA CA2 CSME',
+    subject: 'OU=ODCA CA2 CSME Intermediate CA, CN=www.intel.com',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDIzCCAqugAwIBAgIUSwE2P4kg1WCT4SXErQsr9ohJP74wCgYIKoZIzj0EAwMw
 gYkxCzAJBgNVBAYMAlVTMQswCQYDVQQIDAJDQTEUMBIGA1UEBwwLU2FudGEgQ2xh
 cmExGjAYBgNVBAoMEUludGVsIENvcnBvcmF0aW9uMSMwIQYDVQQLDBpPbkRpZSBD
@@ -3588,9 +4057,12 @@ QjBAMD6gPKA6hjhodHRwczovL3RzY2kuaW50ZWwuY29tL2NvbnRlbnQvT25EaWVD
 QS9jcmxzL09uRGllX0NBLmNybDAKBggqhkjOPQQDAwNmADBjAi8lm67HbkarnyaI
 L2CgW6T5hGM17eiVJbaVokyDT4T8psEe+8Ai97WxkcKutEPLqQIwKfwsPexCXiW7
 LzUZ5BTaZ9I6lZwF7ti90G61b02HdgFA8eaNTYdlbdK1xtAmpjyl
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: ODCA CA2 OSSE
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: ODCA CA2 OSSE',
+    subject: 'OU=ODCA CA2 OSSE Intermediate CA, CN=www.intel.com',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDJDCCAqugAwIBAgIUe9ZnxCfLig2R/vAxF/ZdcyKsuG0wCgYIKoZIzj0EAwMw
 gYkxCzAJBgNVBAYMAlVTMQswCQYDVQQIDAJDQTEUMBIGA1UEBwwLU2FudGEgQ2xh
 cmExGjAYBgNVBAoMEUludGVsIENvcnBvcmF0aW9uMSMwIQYDVQQLDBpPbkRpZSBD
@@ -3608,9 +4080,12 @@ QjBAMD6gPKA6hjhodHRwczovL3RzY2kuaW50ZWwuY29tL2NvbnRlbnQvT25EaWVD
 QS9jcmxzL09uRGllX0NBLmNybDAKBggqhkjOPQQDAwNnADBkAjAtxlKz2R81ka3T
 9XLIsP/EJXgabd0+ueEE4CLYoZu831U30RDCsV7rzASxIOv848QCMB/vtwdxNaNF
 aQocYsarrvifrHJyVX2HOdtIkEVVaUh2N2yf0iR/l+W4CudOF5Hr2g==
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: Microsoft Pluton Policy CA A
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: Microsoft Pluton Policy CA A',
+    subject: 'C=US, O=Microsoft Corporation, CN=Microsoft Pluton Policy CA A',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDnzCCAySgAwIBAgITMwAAAALOQ1Nz/io1DgAAAAAAAjAKBggqhkjOPQQDAzBV
 MQswCQYDVQQGEwJVUzEeMBwGA1UEChMVTWljcm9zb2Z0IENvcnBvcmF0aW9uMSYw
 JAYDVQQDEx1NaWNyb3NvZnQgUGx1dG9uIFJvb3QgQ0EgMjAyMTAeFw0yMTEwMTQx
@@ -3631,9 +4106,12 @@ dHMvTWljcm9zb2Z0JTIwUGx1dG9uJTIwUm9vdCUyMENBJTIwMjAyMS5jcnQwCgYI
 KoZIzj0EAwMDaQAwZgIxAIrLBhe8S9Og3NkIX/uF2tO/qVdLvQ4bEL/0qQKuqUP4
 Atp5Q4D9E7otu79cDAwHCgIxAOHUVlUW8EujyUz0FoQf2xAoaveE/NCI7w8MlWRl
 XObBsW98OBSAHnaCcM0DAB8taQ==
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: NSING TPM ECC EK CA 001
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: NSING TPM ECC EK CA 001',
+    subject: 'C=SG, O=NSING Technologies Pte. Ltd., OU=TPM Devices, CN=NSING TPM ECC EK CA 001',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDcTCCAtKgAwIBAgICEAEwCgYIKoZIzj0EAwQwbjELMAkGA1UEBhMCU0cxJTAj
 BgNVBAoMHE5TSU5HIFRlY2hub2xvZ2llcyBQdGUuIEx0ZC4xFDASBgNVBAsMC1RQ
 TSBEZXZpY2VzMSIwIAYDVQQDDBlOU0lORyBUUE0gRUNDIFJPT1QgQ0EgMDAxMB4X
@@ -3653,9 +4131,12 @@ CTAHBgVngQUIATAKBggqhkjOPQQDBAOBjAAwgYgCQgFr5fB6k/efOgYMcuHFt7XR
 UIeB91UEFPMUlzhqUZtoQF8f6kf4JRMX+D4cFkTrOMri8SIGTf91/HI4ZTPgtu9a
 0gJCAUZ4IbdOyyEBpCRVPeM+vm/H1iwu1RkUZKHTsdNlL3/xCpns+Iy71HtNJO7n
 zUdfymt7F/KH28vXiHzv3FQ3vi6L
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: NSING TPM ECC EK CA 002
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: NSING TPM ECC EK CA 002',
+    subject: 'C=SG, O=NSING Technologies Pte. Ltd., OU=TPM Devices, CN=NSING TPM ECC EK CA 002',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDcDCCAtKgAwIBAgICEAIwCgYIKoZIzj0EAwQwbjELMAkGA1UEBhMCU0cxJTAj
 BgNVBAoMHE5TSU5HIFRlY2hub2xvZ2llcyBQdGUuIEx0ZC4xFDASBgNVBAsMC1RQ
 TSBEZXZpY2VzMSIwIAYDVQQDDBlOU0lORyBUUE0gRUNDIFJPT1QgQ0EgMDAxMB4X
@@ -3675,9 +4156,12 @@ CTAHBgVngQUIATAKBggqhkjOPQQDBAOBiwAwgYcCQRKZfwLuTg1/VlsL4tXxEHpL
 id9TEq4rNwMdLJmGTJd7p+kGl6qh4ByZMkVgjYyby5CEsEsGnS6tzfgW8zz/kL3N
 AkIBDMHDtgmYDOrbDg7YJSgZXL6SqlVeZ+EsSfuEd5gvC7Rg+fxD/q4bCnXDSBN+
 xoGAyJnx8HoQxVbs9dQG2e1416c=
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: NSING TPM ECC EK CA 003
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: NSING TPM ECC EK CA 003',
+    subject: 'C=SG, O=NSING Technologies Pte. Ltd., OU=TPM Devices, CN=NSING TPM ECC EK CA 003',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDcTCCAtKgAwIBAgICEAMwCgYIKoZIzj0EAwQwbjELMAkGA1UEBhMCU0cxJTAj
 BgNVBAoMHE5TSU5HIFRlY2hub2xvZ2llcyBQdGUuIEx0ZC4xFDASBgNVBAsMC1RQ
 TSBEZXZpY2VzMSIwIAYDVQQDDBlOU0lORyBUUE0gRUNDIFJPT1QgQ0EgMDAxMB4X
@@ -3697,9 +4181,12 @@ CTAHBgVngQUIATAKBggqhkjOPQQDBAOBjAAwgYgCQgDlYUYDifgn+XOw/GeJXbxD
 lkoDYlKwJ8kH49qjEr8ThC+TWUIl2rKyn5gsE545hbgGbf7GjvQk8894I8226buZ
 YwJCAYIRau325H74FFY1sl6ESjFVmIebsKMW+zTIuZhrrER2Qeagkgy7HQUn2qZS
 xteBlc3H/+rIYbjlMRc17s0X9CKV
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: NSING TPM ECC EK CA 004
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: NSING TPM ECC EK CA 004',
+    subject: 'C=SG, O=NSING Technologies Pte. Ltd., OU=TPM Devices, CN=NSING TPM ECC EK CA 004',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDcDCCAtKgAwIBAgICEAQwCgYIKoZIzj0EAwQwbjELMAkGA1UEBhMCU0cxJTAj
 BgNVBAoMHE5TSU5HIFRlY2hub2xvZ2llcyBQdGUuIEx0ZC4xFDASBgNVBAsMC1RQ
 TSBEZXZpY2VzMSIwIAYDVQQDDBlOU0lORyBUUE0gRUNDIFJPT1QgQ0EgMDAxMB4X
@@ -3719,9 +4206,12 @@ CTAHBgVngQUIATAKBggqhkjOPQQDBAOBiwAwgYcCQgDjR47oA6oxYkc1MIW+d//K
 O2XDB/IDBR4RiUz0pvYjkb+y4UwLcWKr+aY65xe/gwYMaHKYiS5VshUqcxKHyBnB
 YwJBHt81VheItb9nMbGCk/i/s8Sv8MCywe3zEgNz7acqrLxUJuENC30VErdIK/yS
 p97UZZVQxwtfRhIb2EAsKdQecGc=
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: NSING TPM ECC EK CA 005
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: NSING TPM ECC EK CA 005',
+    subject: 'C=SG, O=NSING Technologies Pte. Ltd., OU=TPM Devices, CN=NSING TPM ECC EK CA 005',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDcTCCAtKgAwIBAgICEAUwCgYIKoZIzj0EAwQwbjELMAkGA1UEBhMCU0cxJTAj
 BgNVBAoMHE5TSU5HIFRlY2hub2xvZ2llcyBQdGUuIEx0ZC4xFDASBgNVBAsMC1RQ
 TSBEZXZpY2VzMSIwIAYDVQQDDBlOU0lORyBUUE0gRUNDIFJPT1QgQ0EgMDAxMB4X
@@ -3741,9 +4231,12 @@ CTAHBgVngQUIATAKBggqhkjOPQQDBAOBjAAwgYgCQgFXWPeqzBljlTDJEmQvwqkJ
 hj/Dq+YmlLsD/9WY4oE/Mfu7GU0boKuqCE2gyX+WPTHK+PibJC9PY85fQiO34zme
 wgJCAQjFy7X9L8ZJLgI3ozvrwaGTOfJfAJDx7dtyfBATjYBWiBL2Q5Ik7VPmt1IP
 VYmnzxRluqVevVzM0HkMsFN6h9im
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: NSING TPM RSA EK CA 001
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: NSING TPM RSA EK CA 001',
+    subject: 'C=SG, O=NSING Technologies Pte. Ltd., OU=TPM Devices, CN=NSING TPM RSA EK CA 001',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIGdTCCBF2gAwIBAgICEAEwDQYJKoZIhvcNAQEMBQAwbjELMAkGA1UEBhMCU0cx
 JTAjBgNVBAoMHE5TSU5HIFRlY2hub2xvZ2llcyBQdGUuIEx0ZC4xFDASBgNVBAsM
 C1RQTSBEZXZpY2VzMSIwIAYDVQQDDBlOU0lORyBUUE0gUlNBIFJPT1QgQ0EgMDAx
@@ -3779,9 +4272,12 @@ pE+qdgt/G7/NwcrN5LJt+n94pyIpJ/J8WjZBhKnTkz5Jbme5XwJEGRvtkaLUvHOb
 GF1BnqTZRnE2zMfaCxnJVHXmwOolCaVi8C6OwgXnC3KfZwSBxo8+R59ScQJmXdz1
 iM7sxxfDVtSYprhYdY7gY8lRoKZeJJVWptaeQd9CbxCxcxArbuiNZ0agP9sV0rfY
 nGaspwrGxmaUSvN6xp1U4uWzed/ByujEQQ==
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: NSING TPM RSA EK CA 002
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: NSING TPM RSA EK CA 002',
+    subject: 'C=SG, O=NSING Technologies Pte. Ltd., OU=TPM Devices, CN=NSING TPM RSA EK CA 002',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIGdTCCBF2gAwIBAgICEAIwDQYJKoZIhvcNAQEMBQAwbjELMAkGA1UEBhMCU0cx
 JTAjBgNVBAoMHE5TSU5HIFRlY2hub2xvZ2llcyBQdGUuIEx0ZC4xFDASBgNVBAsM
 C1RQTSBEZXZpY2VzMSIwIAYDVQQDDBlOU0lORyBUUE0gUlNBIFJPT1QgQ0EgMDAx
@@ -3817,9 +4313,12 @@ WEhLenjNDkrOxvRkVQAro2UVPRltJpO/ofCxUucF6XSBWrQ9iJOh6daXGOMVT8AI
 gU0j8ZhxnRjdnHrPggJshV2iPlKqsoJAXAhZXHSOFqEEe+9IOvKKVqbquT9s54Xs
 4QJ4woSkisFrYBSDK9DxC9MZnokZSEC5tmhP6VN0afzsGOTes+OZNyw66Pl4Ekh4
 XeqypJw2+klkr4ZfbRT2ZFZ0o6Cz0PW8qA==
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: NSING TPM RSA EK CA 003
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: NSING TPM RSA EK CA 003',
+    subject: 'C=SG, O=NSING Technologies Pte. Ltd., OU=TPM Devices, CN=NSING TPM RSA EK CA 003',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIGdTCCBF2gAwIBAgICEAMwDQYJKoZIhvcNAQEMBQAwbjELMAkGA1UEBhMCU0cx
 JTAjBgNVBAoMHE5TSU5HIFRlY2hub2xvZ2llcyBQdGUuIEx0ZC4xFDASBgNVBAsM
 C1RQTSBEZXZpY2VzMSIwIAYDVQQDDBlOU0lORyBUUE0gUlNBIFJPT1QgQ0EgMDAx
@@ -3855,9 +4354,12 @@ fW1v6/k6NKTSjomV4fSN7fN9LzEznavIyIUVkxlPt4gMonN/xzK1s+DX/MListkp
 Vazot4D46HPdEv3ERhEofiHPndo7POYQrVFnrvTvTPToU+Q/Al5blqsQepnM+8Rn
 VNpODrlRr9NvlDVEj59YWBlHeNwWSKP+hTMZD+mwHy+ldN3vK6OS7KNYC0prXyOq
 SLMxjlD6Av6A1dg+CYEkaTkOhvN3Mrz8gA==
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: NSING TPM RSA EK CA 004
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: NSING TPM RSA EK CA 004',
+    subject: 'C=SG, O=NSING Technologies Pte. Ltd., OU=TPM Devices, CN=NSING TPM RSA EK CA 004',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIGdTCCBF2gAwIBAgICEAQwDQYJKoZIhvcNAQEMBQAwbjELMAkGA1UEBhMCU0cx
 JTAjBgNVBAoMHE5TSU5HIFRlY2hub2xvZ2llcyBQdGUuIEx0ZC4xFDASBgNVBAsM
 C1RQTSBEZXZpY2VzMSIwIAYDVQQDDBlOU0lORyBUUE0gUlNBIFJPT1QgQ0EgMDAx
@@ -3893,9 +4395,12 @@ fRQ2Akh7KN/J6IIeMe5wCCsuzm2X7Wi+3GzzBbcQGM4tlQr8Y4kBqF2T3s28KEob
 x65dEAWQo9gtt0HUf79d60JfcokE0AkKluF+rlKMv30q2nMNFyPhkbLURSguSmu8
 9sjMEib8ZM1vYvDpMwtG+f+c85rIxcSvItQvARctBW456btgFQBYacaRSN8ncgQ8
 BS8Q54aBo29ba1g96WIkaAwwyJHX0qVhiA==
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: NSING TPM RSA EK CA 005
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: NSING TPM RSA EK CA 005',
+    subject: 'C=SG, O=NSING Technologies Pte. Ltd., OU=TPM Devices, CN=NSING TPM RSA EK CA 005',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIGdTCCBF2gAwIBAgICEAUwDQYJKoZIhvcNAQEMBQAwbjELMAkGA1UEBhMCU0cx
 JTAjBgNVBAoMHE5TSU5HIFRlY2hub2xvZ2llcyBQdGUuIEx0ZC4xFDASBgNVBAsM
 C1RQTSBEZXZpY2VzMSIwIAYDVQQDDBlOU0lORyBUUE0gUlNBIFJPT1QgQ0EgMDAx
@@ -3931,9 +4436,12 @@ MhvzTJf5VdwJqclnVYLhG3Zdvhu/tjVaSMMsoqriHcp/l4a8smhUFD4gJ53kQKYf
 jTbkxHVgqVEGEPTzUCKmQvebxwqS6fmot/DB5ja9bIOw0Yx49HTwqEcbzJ17+PYc
 ffPkpqjqhFeQDbqah9HQjWv5/OJbsISF82IPC4Lcd4mkNfdWGH7PKZk3R/pr53FK
 T9iPBGQ33YKkEApvC2O3jXXoTDZef5QLGg==
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: NPCTxxx ECC384 LeafCA 012110
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: NPCTxxx ECC384 LeafCA 012110',
+    subject: 'CN=NPCTxxx ECC384 LeafCA 012110, O=Nuvoton Technology Corporation, C=TW',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIC1jCCAjigAwIBAgIEAgEhEDAKBggqhkjOPQQDAzBWMR4wHAYDVQQDExVOUENU
 eHh4IEVDQzUyMSBSb290Q0ExJzAlBgNVBAoTHk51dm90b24gVGVjaG5vbG9neSBD
 b3Jwb3JhdGlvbjELMAkGA1UEBhMCVFcwIBcNMjMwNTAyMDgyMTQxWhgPMjA1MzA1
@@ -3950,9 +4458,12 @@ MAoGCCqGSM49BAMDA4GLADCBhwJCAQkXpbSg6RhSsJXkR58spcQSEIQ4dI/2ts/7
 gjNjHQK4d1RDsghqvyMJ6AgS3eYrvL3I2ruQSyf6YAQwvczTDFApAkEJVgmbNSFM
 4tMbV7mZkahkG2kHm9DM0RTNnaErCHuq6LDPcC4Uuq3U6KI/y+1AMaFW1XOvh9PC
 ttet5fKo4LenRQ==
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: NPCTxxx ECC384 LeafCA 012111
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: NPCTxxx ECC384 LeafCA 012111',
+    subject: 'CN=NPCTxxx ECC384 LeafCA 012111, O=Nuvoton Technology Corporation, C=TW',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIC1jCCAjigAwIBAgIEAgEhETAKBggqhkjOPQQDAzBWMR4wHAYDVQQDExVOUENU
 eHh4IEVDQzUyMSBSb290Q0ExJzAlBgNVBAoTHk51dm90b24gVGVjaG5vbG9neSBD
 b3Jwb3JhdGlvbjELMAkGA1UEBhMCVFcwIBcNMjMwNTAyMDgzMDA2WhgPMjA1MzA1
@@ -3969,9 +4480,12 @@ MAoGCCqGSM49BAMDA4GLADCBhwJCAaKn0L9kOQSWwmJpGrByj7KrsTUtPD6dFnrM
 4ZWfLEaSOkPb0ofDuYuv47Fert51XenlqUahgCMxaNJVvlf0yAP7AkFiPllYq+99
 G6QZyRi3pWqoDbGnsqB4C+YvvUxLJIwFR27ITH/k8b4v8srzCjjB0n9lT8GQkv1E
 yW6JJOGVkDer/Q==
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: NPCTxxx ECC384 LeafCA 022110
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: NPCTxxx ECC384 LeafCA 022110',
+    subject: 'CN=NPCTxxx ECC384 LeafCA 022110, O=Nuvoton Technology Corporation, C=TW',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIC1jCCAjigAwIBAgIEAgIhEDAKBggqhkjOPQQDAzBWMR4wHAYDVQQDExVOUENU
 eHh4IEVDQzUyMSBSb290Q0ExJzAlBgNVBAoTHk51dm90b24gVGVjaG5vbG9neSBD
 b3Jwb3JhdGlvbjELMAkGA1UEBhMCVFcwIBcNMjMwNTA0MDgxNjU5WhgPMjA1MzA1
@@ -3988,9 +4502,12 @@ MAoGCCqGSM49BAMDA4GLADCBhwJCAeE/POGXQq5QgzsiX9nELY1k8CNlcVTmKB+h
 ghYVI935vdLb5LczbUzaw04++6M9jzerk0ye1fxVRjAgL9kn4bhgAkFvnJQdehic
 2aRHDVEHKrJiA3tBvVRmCpGycyEiS7uwDkwGMzJcQxjX1CJt88kQdZquEvNd1MZz
 RrNv4TS3qTmMrw==
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: NPCTxxx ECC384 LeafCA 022111
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: NPCTxxx ECC384 LeafCA 022111',
+    subject: 'CN=NPCTxxx ECC384 LeafCA 022111, O=Nuvoton Technology Corporation, C=TW',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIC1jCCAjigAwIBAgIEAgIhETAKBggqhkjOPQQDAzBWMR4wHAYDVQQDExVOUENU
 eHh4IEVDQzUyMSBSb290Q0ExJzAlBgNVBAoTHk51dm90b24gVGVjaG5vbG9neSBD
 b3Jwb3JhdGlvbjELMAkGA1UEBhMCVFcwIBcNMjMwNTA0MDgyMzMzWhgPMjA1MzA1
@@ -4007,9 +4524,12 @@ MAoGCCqGSM49BAMDA4GLADCBhwJBI0QwSXXGUKGghrzWeN6LO7RjAT8Qc9erMdxT
 6gc7a21NeTa/USVNx/cjRnecG6zebdPtd+qGQpW2FMSTJObRANgCQgDUXvwfnvuy
 ++nN9FKHxJDgCnJK8HGej0CoBP/cim9ywRcYZFUicZHZlBBiYWSOM2ZcSB1PBaDL
 BEfb1nxTAdcYww==
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: STM TPM ECC Intermediate CA 01
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: STM TPM ECC Intermediate CA 01',
+    subject: 'C=CH, O=STMicroelectronics NV, CN=STM TPM ECC Intermediate CA 01',
+    pem: `-----BEGIN CERTIFICATE-----
 MIICZTCCAeugAwIBAgIEQAAAATAKBggqhkjOPQQDAzBOMQswCQYDVQQGEwJDSDEe
 MBwGA1UEChMVU1RNaWNyb2VsZWN0cm9uaWNzIE5WMR8wHQYDVQQDExZTVE0gVFBN
 IEVDQyBSb290IENBIDAxMB4XDTE1MTAxNDE1MzQ0MFoXDTM1MTIzMTIzNTk1OVow
@@ -4023,9 +4543,12 @@ dHA6Ly93d3cuc3QuY29tL1RQTS9yZXBvc2l0b3J5LzAOBgNVHQ8BAf8EBAMCAgQw
 EgYDVR0TAQH/BAgwBgEB/wIBADAKBggqhkjOPQQDAwNoADBlAjEApGAqByxXaxnZ
 gVkFeRywQ7Z/kZlRSVPJqU5aytBCrFLk5sNAb+pu69HKNuWlAMW7AjBza9+mibY2
 i82zFtTQqkjo0pDVAyF3iX1ejqGDEW/PinHJTmNC76R34flkucEhX+U=
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: STM TPM ECC Intermediate CA 02
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: STM TPM ECC Intermediate CA 02',
+    subject: 'C=CH, O=STMicroelectronics NV, CN=STM TPM ECC Intermediate CA 02',
+    pem: `-----BEGIN CERTIFICATE-----
 MIICZTCCAeygAwIBAgIEQAAAAjAKBggqhkjOPQQDAzBOMQswCQYDVQQGEwJDSDEe
 MBwGA1UECgwVU1RNaWNyb2VsZWN0cm9uaWNzIE5WMR8wHQYDVQQDDBZTVE0gVFBN
 IEVDQyBSb290IENBIDAxMB4XDTE4MTEyMjAwMDAwMFoXDTM4MTEyMjAwMDAwMFow
@@ -4039,9 +4562,12 @@ dHA6Ly93d3cuc3QuY29tL1RQTS9yZXBvc2l0b3J5LzAPBgNVHQ8BAf8EBQMDAQQC
 MBIGA1UdEwEB/wQIMAYBAf8CAQAwCgYIKoZIzj0EAwMDZwAwZAIwJl4q6QuGhqQD
 pvP1gBBu8OhbQAXL8Rwhg1FWs8BvC4VYt6Tqe9xLqjbtbgR8UOyvAjAhzSbC+r8A
 2Wx1aOwAIqs1tmBXpofqcOXYeCSXKajOv5Jlzk6sDnEH2omN+ydt924=
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: STM TPM ECC Intermediate CA 03
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: STM TPM ECC Intermediate CA 03',
+    subject: 'C=CH, O=STMicroelectronics NV, CN=STM TPM ECC Intermediate CA 03',
+    pem: `-----BEGIN CERTIFICATE-----
 MIICZjCCAeygAwIBAgIEQAAAAzAKBggqhkjOPQQDAzBOMQswCQYDVQQGEwJDSDEe
 MBwGA1UECgwVU1RNaWNyb2VsZWN0cm9uaWNzIE5WMR8wHQYDVQQDDBZTVE0gVFBN
 IEVDQyBSb290IENBIDAxMB4XDTE4MTEyMjAwMDAwMFoXDTM4MTEyMjAwMDAwMFow
@@ -4055,9 +4581,12 @@ dHA6Ly93d3cuc3QuY29tL1RQTS9yZXBvc2l0b3J5LzAPBgNVHQ8BAf8EBQMDAQQC
 MBIGA1UdEwEB/wQIMAYBAf8CAQAwCgYIKoZIzj0EAwMDaAAwZQIxAN5oKo73+O2R
 gF10eCDioHgwLilEaXTqnzOxuFwrCd81r+R4gyDhtcMQUT5aaobJAgIwJg5ZU6J6
 W4dgPvUrPgJ6iMhRc2fQlJNP+DQbbsFP+1CSJmPP1zMPlBnQPUGN53pE
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: STM TPM ECC384 Intermediate CA 01
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: STM TPM ECC384 Intermediate CA 01',
+    subject: 'C=CH, O=STMicroelectronics NV, CN=STM TPM ECC384 Intermediate CA 01',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIChTCCAgygAwIBAgIEQQAAATAKBggqhkjOPQQDAzBOMQswCQYDVQQGEwJDSDEe
 MBwGA1UECgwVU1RNaWNyb2VsZWN0cm9uaWNzIE5WMR8wHQYDVQQDDBZTVE0gVFBN
 IEVDQyBSb290IENBIDAxMB4XDTE4MTEyMjAwMDAwMFoXDTM4MTEyMjAwMDAwMFow
@@ -4072,9 +4601,12 @@ VFBNL3JlcG9zaXRvcnkvMA8GA1UdDwEB/wQFAwMBBAIwEgYDVR0TAQH/BAgwBgEB
 /wIBADAKBggqhkjOPQQDAwNnADBkAjAQC/zt1Mgvx2+ovDgwtDNh4r8aATdQIh/8
 BnR3oH8gkK52eYDYCKbZkIX1H0Qh1t4CMBrGGcLBYSMf8QF7pFL3/aIDSBPi6ifZ
 O0G2mVkmSFxkGJGg2UNAyJXH7WhK/JC5Gg==
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: STM TPM ECC384 Intermediate CA 02
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: STM TPM ECC384 Intermediate CA 02',
+    subject: 'C=CH, O=STMicroelectronics NV, CN=STM TPM ECC384 Intermediate CA 02',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIChjCCAgygAwIBAgIEQQAAAjAKBggqhkjOPQQDAzBOMQswCQYDVQQGEwJDSDEe
 MBwGA1UECgwVU1RNaWNyb2VsZWN0cm9uaWNzIE5WMR8wHQYDVQQDDBZTVE0gVFBN
 IEVDQyBSb290IENBIDAxMB4XDTE4MTEyMjAwMDAwMFoXDTM4MTEyMjAwMDAwMFow
@@ -4089,9 +4621,12 @@ VFBNL3JlcG9zaXRvcnkvMA8GA1UdDwEB/wQFAwMBBAIwEgYDVR0TAQH/BAgwBgEB
 /wIBADAKBggqhkjOPQQDAwNoADBlAjEAvU96UbV6BpxaFXyKo2HTZWWDhtPB9/Yz
 x+K/lzFGETy75ublxEQyzyQWi9oXXz/9AjA6YYTiblNw+JpBEIievODeiY6+QCAI
 KFz0g/sKyquqhYN1JnSaOau2hn6JmzUQXKs=
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: STM TPM ECC384 Intermediate CA 03 for CISCO
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: STM TPM ECC384 Intermediate CA 03 for CISCO',
+    subject: 'C=CH, O=STMicroelectronics NV, OU=CISCO, CN=STM TPM ECC384 Intermediate CA 03 for CISCO',
+    pem: `-----BEGIN CERTIFICATE-----
 MIICoTCCAiegAwIBAgIEQQAAAzAKBggqhkjOPQQDAzBOMQswCQYDVQQGEwJDSDEe
 MBwGA1UEChMVU1RNaWNyb2VsZWN0cm9uaWNzIE5WMR8wHQYDVQQDExZTVE0gVFBN
 IEVDQyBSb290IENBIDAxMCAXDTIxMDExMjAwMDAwMFoYDzIwOTkwMTEyMDAwMDAw
@@ -4107,9 +4642,12 @@ HQ8BAf8EBAMCAgQwEgYDVR0TAQH/BAgwBgEB/wIBADAKBggqhkjOPQQDAwNoADBl
 AjBAa7JtNn5sIi/5Jb3X/hbfx3Qi63BKVEeG4/8Q2g05HkCD/f8HDJAnc11fgo84
 e0MCMQDeJGORtZe1oKGCO/ptKTrL9Cer60zJ8VOhXoWEG5r5LDHa6Bnd0VffxgWo
 YhSzaWg=
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: STM TPM EK Intermediate CA 01
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: STM TPM EK Intermediate CA 01',
+    subject: 'C=CH, O=STMicroelectronics NV, CN=STM TPM EK Intermediate CA 01',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDzDCCArSgAwIBAgIEQAAAATANBgkqhkiG9w0BAQsFADBKMQswCQYDVQQGEwJD
 SDEeMBwGA1UEChMVU1RNaWNyb2VsZWN0cm9uaWNzIE5WMRswGQYDVQQDExJTVE0g
 VFBNIEVLIFJvb3QgQ0EwHhcNMDkwNzI4MDAwMDAwWhcNMjkxMjMxMDAwMDAwWjBV
@@ -4131,9 +4669,12 @@ cCxy62kEPfUmYtu4j7MozXaCNMCZUdj9Upkgnhe46nMUpff/zNN0+x/uN9exKoaT
 KjBrW3iuy7//JRXp9/ZDoSNo/7fN3ogSkeK1a8c0wseyhK/ubGjjojZCcDCASD6q
 FlkYFt2MQq5IaRMt0n1PPKL66ZQCAqo8lAnnXklvTx+fyYcwZ5waOTIUN6kV/3Bs
 ewZ7cb+IDxqwZbQhxSWqnQ==
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: STM TPM EK Intermediate CA 02
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: STM TPM EK Intermediate CA 02',
+    subject: 'C=CH, O=STMicroelectronics NV, CN=STM TPM EK Intermediate CA 02',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDzDCCArSgAwIBAgIEQAAABTANBgkqhkiG9w0BAQsFADBKMQswCQYDVQQGEwJD
 SDEeMBwGA1UEChMVU1RNaWNyb2VsZWN0cm9uaWNzIE5WMRswGQYDVQQDExJTVE0g
 VFBNIEVLIFJvb3QgQ0EwHhcNMTEwMTIxMDAwMDAwWhcNMjkxMjMxMDAwMDAwWjBV
@@ -4155,9 +4696,12 @@ AREaGXLyQhgRXUsepfsikguF+GdFoI/5vF5go8JrJpmXrLkiDnE2GyOQ0Bj6EdFC
 bVXc7n+iYtdIoEq/H7sRX6Jz+i44EEg/pXebCeS29awwas/kQtfA/+LLl3AHfUVQ
 b/FyjA+MnZVPhgg4MvXwy0ZHu3yuBX/Is6WS6cAlIQBpDFnLh2ZWAIIJ7pPxucM2
 SA76Pwf+QZIYDwybBwlppQ==
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: STM TPM EK Intermediate CA 03
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: STM TPM EK Intermediate CA 03',
+    subject: 'C=CH, O=STMicroelectronics NV, CN=STM TPM EK Intermediate CA 03',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDzDCCArSgAwIBAgIEQAAAAzANBgkqhkiG9w0BAQsFADBKMQswCQYDVQQGEwJD
 SDEeMBwGA1UEChMVU1RNaWNyb2VsZWN0cm9uaWNzIE5WMRswGQYDVQQDExJTVE0g
 VFBNIEVLIFJvb3QgQ0EwHhcNMTIwNjIzMDAwMDAwWhcNMjkxMjMxMDAwMDAwWjBV
@@ -4179,9 +4723,12 @@ QmIlPwbVr8YV/01fhFAbcQOkmj248w64kavh2/36NsEX1uv/k4HFUqaY2j6/ahli
 mIjO5BE29FC8u/UHu3iKgj42LbLlZ4HbJZhwJrAkRYamnrGDEvr7O5hCNcSBRhKc
 GMMrx7PpPwBZ/jpYTHZ+qS+hjM5a5DRdr/rwsTygeg1Zi+UKt7scgkyKAnMVn0Y4
 Fp9CalunK6GC0OVOIWX55A==
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: STM TPM EK Intermediate CA 04
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: STM TPM EK Intermediate CA 04',
+    subject: 'C=CH, O=STMicroelectronics NV, CN=STM TPM EK Intermediate CA 04',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDzDCCArSgAwIBAgIEQAAABDANBgkqhkiG9w0BAQsFADBKMQswCQYDVQQGEwJD
 SDEeMBwGA1UEChMVU1RNaWNyb2VsZWN0cm9uaWNzIE5WMRswGQYDVQQDExJTVE0g
 VFBNIEVLIFJvb3QgQ0EwHhcNMTUwMjA2MDAwMDAwWhcNMzkxMjMxMDAwMDAwWjBV
@@ -4203,9 +4750,12 @@ Fa7kM/bXhKO59yJ0208iulKkJEJxgyHLzKq9lxLl9Vvkcx1X8zg4OTX3YmXJeZwe
 qPro14qItt5bMfMVkeB8cwmlPNQdKwAsjbpoaWAIPZxsbBeyX7xVVbsnH9eU3d/7
 2Bdjk211qOvpISuhEUp2NBVOHlz5OX/a7PWyqGvFQj0Ajy6yLw7mqtDbx7/v2Cbv
 Fc10VHsSBkm/NGj/j9GRng==
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: STM TPM EK Intermediate CA 05
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: STM TPM EK Intermediate CA 05',
+    subject: 'C=CH, O=STMicroelectronics NV, CN=STM TPM EK Intermediate CA 05',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDzDCCArSgAwIBAgIEQAAABjANBgkqhkiG9w0BAQsFADBKMQswCQYDVQQGEwJD
 SDEeMBwGA1UEChMVU1RNaWNyb2VsZWN0cm9uaWNzIE5WMRswGQYDVQQDExJTVE0g
 VFBNIEVLIFJvb3QgQ0EwHhcNMTUxMDEwMDAwMDAwWhcNMzUxMjMxMDAwMDAwWjBV
@@ -4227,9 +4777,12 @@ i+mFz6YoTIZMeEbWhH4UnmPnQ6RPgGEg+hBvCUnEvEVK4pssK01SgH/6SUwqEGbV
 XewmPLe1fSIVmZDUB9ojEthJ9kTW8+WhlRGO3f1juWX7BXu/YI3d56wLGQ3STUGO
 bNDkSXjvyVkbU04pHIC2QihLAmwxBE4SlQUaBwXyNhdTQLzNq12u2P3Sj1A5OFZc
 tPKVAYvTlfvwtFDqv978+Q==
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: STM TPM EK Intermediate CA 06
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: STM TPM EK Intermediate CA 06',
+    subject: 'C=CH, O=STMicroelectronics NV, CN=STM TPM EK Intermediate CA 06',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDzDCCArSgAwIBAgIEQAAABzANBgkqhkiG9w0BAQsFADBKMQswCQYDVQQGEwJD
 SDEeMBwGA1UEChMVU1RNaWNyb2VsZWN0cm9uaWNzIE5WMRswGQYDVQQDExJTVE0g
 VFBNIEVLIFJvb3QgQ0EwHhcNMTgxMDMxMDAwMDAwWhcNMzgwMTAxMDAwMDAwWjBV
@@ -4251,9 +4804,12 @@ Zdgg3Y2tnPhihQ80xdqtaZRoXqjiqKq1p7IHwtQZiFCCCD1jny8qfZLCOYx50/mJ
 QXk8WvzPl0xsAOhp5Id6OAeq/6dmwjUBpZBzhwmbnt5kX7OKnuoVr3H+8X1Zycz8
 lq3znYqMaPWDTIQm6gnm//ahb9bBN0GL57fT6RuNy6jH7SRZYZ4zZRtAHyPogA/b
 gbBsXr0NrHh671Y1j4cOYA==
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: STM TPM EK Intermediate CA 07
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: STM TPM EK Intermediate CA 07',
+    subject: 'C=CH, O=STMicroelectronics NV, CN=STM TPM EK Intermediate CA 07',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDzDCCArSgAwIBAgIEQAAACDANBgkqhkiG9w0BAQsFADBKMQswCQYDVQQGEwJD
 SDEeMBwGA1UEChMVU1RNaWNyb2VsZWN0cm9uaWNzIE5WMRswGQYDVQQDExJTVE0g
 VFBNIEVLIFJvb3QgQ0EwHhcNMTgxMTA1MDAwMDAwWhcNMzgwMTAxMDAwMDAwWjBV
@@ -4275,9 +4831,12 @@ qaCquKBjoInhLONVedpN+LkKdsyY9PMJFY7fUTvaxQTsw3c0oovcRDgJwyvFrPL/
 7p/GH+CxPB78AjNx6PyTjF11pkek/xgC6WFZXnsy07BP66OVpBXQ3kGVCTZyxsCp
 5KgkfBTpo4efaL1NIdGlCYG1yzvly+L38xzc4ZQl2F8jRNgkgJE7QLWo0spZfb+0
 QLgOwf7kYnVR0b4XH70nLg==
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: STSAFE TPM ECC Intermediate CA 10
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: STSAFE TPM ECC Intermediate CA 10',
+    subject: 'C=CH, O=STMicroelectronics NV, CN=STSAFE TPM ECC Intermediate CA 10',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDQjCCAqOgAwIBAgIEQQAAEDAKBggqhkjOPQQDAzBNMQswCQYDVQQGEwJDSDEe
 MBwGA1UEChMVU1RNaWNyb2VsZWN0cm9uaWNzIE5WMR4wHAYDVQQDExVTVFNBRkUg
 RUNDIFJvb3QgQ0EgMDIwHhcNMjIwMTIwMDAwMDAwWhcNNDIwMTAxMDAwMDAwWjBZ
@@ -4296,9 +4855,12 @@ b290Q0EwMi5jcmwwCgYIKoZIzj0EAwMDgYwAMIGIAkIB9BxSCiEYdXzw4InfqOVA
 JXxwDySjdgGZkckh9eu6OAwzPoRsjwt59/R1LRxISsE8BFRCyL+/0Stae8W6CaUa
 YgkCQgEEZpf+KEZYKG+XFIfavWzFAFHgShQD2+fd21ncprh7rZDruPbeCqS6JEYc
 qKsm6vl5yWjrv88UV/UeeTqlz6WTww==
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: STSAFE TPM ECC Intermediate CA 11
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: STSAFE TPM ECC Intermediate CA 11',
+    subject: 'C=CH, O=STMicroelectronics NV, CN=STSAFE TPM ECC Intermediate CA 11',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDQjCCAqOgAwIBAgIEQQAAETAKBggqhkjOPQQDAzBNMQswCQYDVQQGEwJDSDEe
 MBwGA1UEChMVU1RNaWNyb2VsZWN0cm9uaWNzIE5WMR4wHAYDVQQDExVTVFNBRkUg
 RUNDIFJvb3QgQ0EgMDIwHhcNMjIwMTIwMDAwMDAwWhcNNDIwMTAxMDAwMDAwWjBZ
@@ -4317,9 +4879,12 @@ b290Q0EwMi5jcmwwCgYIKoZIzj0EAwMDgYwAMIGIAkIBG7lZLscwwyv/6EMhsalu
 1kMx4rG8y0hQvB43eapAdpiwWJU93FF12Agtf5aDLr/zzjTy2epE1LOpBTDs431w
 exwCQgHvMXOrbU26af1JTw1TD92QorKeYX9AspNRfHTJqijcue4MIMa3lAdssvCy
 3QJ/mdWzkS8U0LlHNOV2Lb9PF4B10A==
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: STSAFE TPM ECC Intermediate CA 20
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: STSAFE TPM ECC Intermediate CA 20',
+    subject: 'C=CH, O=STMicroelectronics NV, CN=STSAFE TPM ECC Intermediate CA 20',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDQjCCAqOgAwIBAgIEQQAAIDAKBggqhkjOPQQDAzBNMQswCQYDVQQGEwJDSDEe
 MBwGA1UEChMVU1RNaWNyb2VsZWN0cm9uaWNzIE5WMR4wHAYDVQQDExVTVFNBRkUg
 RUNDIFJvb3QgQ0EgMDIwHhcNMjIwMTIwMDAwMDAwWhcNNDMwMTAxMDAwMDAwWjBZ
@@ -4338,9 +4903,12 @@ b290Q0EwMi5jcmwwCgYIKoZIzj0EAwMDgYwAMIGIAkIBB/yPcKdQqz9POy1UZKam
 ZVwQXtOgA33deUs6g49dx9yM3HSD2o93QxHQgIg3NOI3Ie1ebyHXtkip1a+SSoJL
 R04CQgDa3sYF1u2y1NR4Kdw4+l4TbTh3CNcksHq6yEXFgcSHm2ndYWEUWn3ScQBn
 G50Heu+P+T9/xJbaL5JJ1wiG/tv2rg==
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: STSAFE TPM ECC Intermediate CA 21
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: STSAFE TPM ECC Intermediate CA 21',
+    subject: 'C=CH, O=STMicroelectronics NV, CN=STSAFE TPM ECC Intermediate CA 21',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDQjCCAqOgAwIBAgIEQQAAITAKBggqhkjOPQQDAzBNMQswCQYDVQQGEwJDSDEe
 MBwGA1UEChMVU1RNaWNyb2VsZWN0cm9uaWNzIE5WMR4wHAYDVQQDExVTVFNBRkUg
 RUNDIFJvb3QgQ0EgMDIwHhcNMjIwMTIwMDAwMDAwWhcNNDMwMTAxMDAwMDAwWjBZ
@@ -4359,9 +4927,12 @@ b290Q0EwMi5jcmwwCgYIKoZIzj0EAwMDgYwAMIGIAkIBXc0tCc7c3k6nfUi3UQOc
 lFb9tCqV5UIEg+NmfJJfVebRTTRHf4DPWmD4MjN3FIIbVFOaXLMzzys9YADhRcl/
 nhMCQgEwoMDH61grXLlaUiDLR0onbMBrh2S5DBfrq2DG7gamlPgMOYp++wmIoxy5
 yJ1fU7g0B9ZSaqRHuO72h/oTOCnFrg==
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: STSAFE TPM RSA Intermediate CA 10
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: STSAFE TPM RSA Intermediate CA 10',
+    subject: 'C=CH, O=STMicroelectronics NV, CN=STSAFE TPM RSA Intermediate CA 10',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIGbDCCBFSgAwIBAgIEQAAAEDANBgkqhkiG9w0BAQwFADBNMQswCQYDVQQGEwJD
 SDEeMBwGA1UEChMVU1RNaWNyb2VsZWN0cm9uaWNzIE5WMR4wHAYDVQQDExVTVFNB
 RkUgUlNBIFJvb3QgQ0EgMDIwHhcNMjIwMTIwMDAwMDAwWhcNNDIwMTAxMDAwMDAw
@@ -4397,9 +4968,12 @@ rAUWSD2A96z0N4eg4MKemGmE56zaQx65jfjk5HiFDsf+A7zMAZ0P61FVUZ/GWLJY
 qMLM3x5Kx9kVZ8kGYs+8FRiVXx61WVJHztmfJmcUQirroIJZuEwAJYTt576sOQxH
 U9R2VOyUgNRAdwYSvy6PU7IjDjMuTYaeMyJCJGFRcnFk/QqbHXFI4eNN5gtDKhT7
 uKErQfPEhjYLdzF8/OYW7w==
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: STSAFE TPM RSA Intermediate CA 11
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: STSAFE TPM RSA Intermediate CA 11',
+    subject: 'C=CH, O=STMicroelectronics NV, CN=STSAFE TPM RSA Intermediate CA 11',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIGbDCCBFSgAwIBAgIEQAAAETANBgkqhkiG9w0BAQwFADBNMQswCQYDVQQGEwJD
 SDEeMBwGA1UEChMVU1RNaWNyb2VsZWN0cm9uaWNzIE5WMR4wHAYDVQQDExVTVFNB
 RkUgUlNBIFJvb3QgQ0EgMDIwHhcNMjIwMTIwMDAwMDAwWhcNNDIwMTAxMDAwMDAw
@@ -4435,9 +5009,12 @@ U9lOm8MEzYRH90xKN5GyzK8N3vrKop1c3OelxO5gUbsJ5pknIIwKXvEXsBo7kbj7
 jVgrfz0c9XZ+jptCk7u2IEeZ06mUauwAdMO5i7H5HetR8FRbmgVP695wmyR927XM
 MnQxk6Pb8r6dQ7Cf0CH6UALtH5GTgQTY2RNNlokgBKeFlIh2ca/u//UyqRvF+a+f
 n+WMPIFrfEiLwFjAh6HMTg==
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: STSAFE TPM RSA Intermediate CA 20
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: STSAFE TPM RSA Intermediate CA 20',
+    subject: 'C=CH, O=STMicroelectronics NV, CN=STSAFE TPM RSA Intermediate CA 20',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIGbDCCBFSgAwIBAgIEQAAAIDANBgkqhkiG9w0BAQwFADBNMQswCQYDVQQGEwJD
 SDEeMBwGA1UEChMVU1RNaWNyb2VsZWN0cm9uaWNzIE5WMR4wHAYDVQQDExVTVFNB
 RkUgUlNBIFJvb3QgQ0EgMDIwHhcNMjIwMTIwMDAwMDAwWhcNNDMwMTAxMDAwMDAw
@@ -4473,9 +5050,12 @@ p2y/Gu1wxUDlyNtPY2RafHE8jmK7g7CWhJTTaNR4gUnD1icSx/X9gCRON1s9KP5X
 97M7UtBGOiYTO7LQMwMDEJZWftFj37joXuLDv/rxIR+nlCBjZGOsCRmox+N5cxhS
 5iEHZK4dhlx/DEJ/vTLCiv8i749LJk+KpJDU3EuW5FOrCn52+Jz1q9FKPFTvUKrq
 Oc+M31vSmqTgg6QftWF1iQ==
------END CERTIFICATE-----
-# tpm-intermediate-ca-certificates.pem: STSAFE TPM RSA Intermediate CA 21
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'tpm-intermediate-ca-certificates.pem: STSAFE TPM RSA Intermediate CA 21',
+    subject: 'C=CH, O=STMicroelectronics NV, CN=STSAFE TPM RSA Intermediate CA 21',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIGbjCCBFagAwIBAgIEQAAAITANBgkqhkiG9w0BAQwFADBNMQswCQYDVQQGEwJD
 SDEeMBwGA1UEChMVU1RNaWNyb2VsZWN0cm9uaWNzIE5WMR4wHAYDVQQDExVTVFNB
 RkUgUlNBIFJvb3QgQ0EgMDIwIBcNMjIwMTIwMDAwMDAwWhgPOTk5OTEyMzEwMDAw
@@ -4511,9 +5091,13 @@ f3YGuuyPbkw7etF0KDHKyYwPen/OTEYHwowSUg2iZJk7k1t6frrS8ONAwMMCLT1G
 YONoo7/6+O5fZydt82jYgyidFUlC7aerKEv/sr/fYrsmmDs0NkVxELjeDSu08M11
 +nS5t8bNICCuMJX1yT+GMRGw/SjLdWEEmH5/nGR+AkZZPjY6x6Vgsa8dxG+P2YQ9
 IaRpWsai2ifiPTfwwuCa7Ar7
------END CERTIFICATE-----
-# google-cloud/tpm_ek_intermediate_2.crt
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'google-cloud/tpm_ek_intermediate_2.crt',
+    subject:
+      'C=US, ST=California, L=Mountain View, O=Google LLC, OU=Cloud, CN=tpm_ek_v1_cloud_host-signer-0-2020-10-22T14:02:08-07:00 K:1\\, 2:HBNpA3TPAbM:0:18',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIGFDCCA/ygAwIBAgIQKGFud4l+Tma/3sf58QMTrDANBgkqhkiG9w0BAQsFADCB
 vjELMAkGA1UEBhMCVVMxEzARBgNVBAgTCkNhbGlmb3JuaWExFjAUBgNVBAcTDU1v
 dW50YWluIFZpZXcxEzARBgNVBAoTCkdvb2dsZSBMTEMxDjAMBgNVBAsTBUNsb3Vk
@@ -4547,9 +5131,13 @@ e/K5Dr2NhzcU31TTGdRz/2t7eFMjP1ylsNCXSHNB7yoA1oUcWKo6nuitUPxLjiiv
 j6cvhMPsJLRpMJQN78k2VF7osri73l1Df22ELkWz6tvvb6O6Dh3fWCeKP713B/+J
 Rv4XJ10wPL1StRDE8vl/mi+hyc/c7QGeuRoYdmKu5xti9IxtaxZaZJqCXm4C7BdS
 6w7bUa6T6smyKpXcL4iX/vx2v7Ym67AG
------END CERTIFICATE-----
-# google-cloud/tpm_ek_intermediate_3.crt
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'google-cloud/tpm_ek_intermediate_3.crt',
+    subject:
+      'C=US, ST=California, L=Mountain View, O=Google LLC, OU=Cloud, CN=tpm_ek_v1_cloud_host-signer-0-2021-10-12T04:22:11-07:00 K:1\\, 3:nbvaGZFLcuc:0:18',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIGFDCCA/ygAwIBAgIQdPr3fPH3QMiVke9TGXN5dzANBgkqhkiG9w0BAQsFADCB
 vjELMAkGA1UEBhMCVVMxEzARBgNVBAgTCkNhbGlmb3JuaWExFjAUBgNVBAcTDU1v
 dW50YWluIFZpZXcxEzARBgNVBAoTCkdvb2dsZSBMTEMxDjAMBgNVBAsTBUNsb3Vk
@@ -4583,9 +5171,12 @@ Ra7T/Fp80B4/SSTH0sBbR5Gylzni+AbgA5pkrU7HN4xFRHpdPWEhQzf4llqxOhyr
 Ba/57xS8pdjHZ6pl32ZbQ75IOY4L8tt+2oDRxsCSB+z1XoRaHbZ/t38GKZvmOfek
 j6Ey2keiyS/iYLV/hOxYo7ugXdovF+iE6i16LFkoaWWXiy7MJcWxlanbldRnAwnt
 SucAsnV1jW7XJnod7bPwgdoIkIBuT6Hd
------END CERTIFICATE-----
-# google-cloud/gcp_ek_ak_ca_intermediate_v3.crt
------BEGIN CERTIFICATE-----
+-----END CERTIFICATE-----`,
+  },
+  {
+    label: 'google-cloud/gcp_ek_ak_ca_intermediate_v3.crt',
+    subject: 'C=US, ST=California, L=Mountain View, O=Google LLC, OU=Google Cloud, CN=EK/AK CA Intermediate',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIHIjCCBQqgAwIBAgITZ2viLuozn1JgaG2giK96ZF5cPzANBgkqhkiG9w0BAQsF
 ADB+MQswCQYDVQQGEwJVUzETMBEGA1UECBMKQ2FsaWZvcm5pYTEWMBQGA1UEBxMN
 TW91bnRhaW4gVmlldzETMBEGA1UEChMKR29vZ2xlIExMQzEVMBMGA1UECxMMR29v
@@ -4625,5 +5216,6 @@ p35ynxjR0mA73l7z920iBAl6rp15FfoR3LSzo1l+VaucnrWcnHow/kEFGqjtP8uE
 mzQc5Rq+5Xd5/64jEcomGKNh+6b0gY3Y67q2NlrFa6Fo9vfzDwqdYSYzENb/PR3u
 GFhkvoJzTWFXdsVypk0frMsX1chdbHOM4jzDNhHAbQNumH82E8avyKjepIf+EPC6
 1pmPeRHX
------END CERTIFICATE-----
-`;
+-----END CERTIFICATE-----`,
+  },
+];

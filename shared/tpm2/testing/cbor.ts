@@ -5,18 +5,22 @@
 export type Cbor = number | bigint | string | boolean | null | Uint8Array | Cbor[] | Map<Cbor, Cbor>;
 
 export function decodeCbor(bytes: Uint8Array): Cbor {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let o = 0;
+  const take = (n: number): Uint8Array => {
+    const out = bytes.subarray(o, o + n);
+    o += n;
+    return out;
+  };
   const arg = (info: number): number => {
     if (info < 24) return info;
-    if (info === 24) return view.getUint8(o++);
-    if (info === 25) return ((o += 2), view.getUint16(o - 2));
-    if (info === 26) return ((o += 4), view.getUint32(o - 4));
-    if (info === 27) return ((o += 8), Number(view.getBigUint64(o - 8)));
-    throw new Error(`CBOR: unsupported additional info ${info}`);
+    const width = info === 24 ? 1 : info === 25 ? 2 : info === 26 ? 4 : info === 27 ? 8 : 0;
+    if (width === 0) throw new Error(`CBOR: unsupported additional info ${info}`);
+    let v = 0;
+    for (const x of take(width)) v = v * 256 + x;
+    return v;
   };
   const item = (): Cbor => {
-    const head = view.getUint8(o++);
+    const head = take(1)[0] ?? 0;
     const major = head >> 5;
     const info = head & 0x1f;
     if (major === 7) {
@@ -32,9 +36,9 @@ export function decodeCbor(bytes: Uint8Array): Cbor {
       case 1:
         return -1 - n;
       case 2:
-        return ((o += n), bytes.slice(o - n, o));
+        return take(n).slice();
       case 3:
-        return ((o += n), new TextDecoder().decode(bytes.subarray(o - n, o)));
+        return new TextDecoder().decode(take(n));
       case 4:
         return Array.from({ length: n }, item);
       default: {
