@@ -46,7 +46,7 @@ describe('make-credential output is recovered by tpm2_activatecredential', () =>
       ...['make-credential', '--ek', ekRsa.publicPath, '--name-file', akOnRsa.namePath],
       ...['--secret', hex(secret), '--out-tpm2-tools', cred],
     ]);
-    expect(out.status).toBe(0);
+    expect(out.status, out.stderr).toBe(0);
     expect(out.json).toEqual({ ok: true, objectName: hex(akOnRsa.name), written: { tpm2Tools: cred } });
     expect(await activateCredential(tpm, dir, akOnRsa, cred, 'activate-rsa')).toEqual(secret);
   });
@@ -58,7 +58,7 @@ describe('make-credential output is recovered by tpm2_activatecredential', () =>
       ...['make-credential', '--ek', ekEcc.publicPath, '--name', hex(akOnEcc.name), '--secret', hex(secret)],
       ...['--out-tpm2-tools', String(cred), '--out-blob', String(blob), '--out-secret', String(encSecret)],
     ]);
-    expect(out.status).toBe(0);
+    expect(out.status, out.stderr).toBe(0);
     expect(await activateCredential(tpm, dir, akOnEcc, String(cred), 'activate-ecc')).toEqual(secret);
     // The tpm2-tools file is 0xBADCC0DE ‖ version 1 ‖ TPM2B_ID_OBJECT ‖ TPM2B_ENCRYPTED_SECRET.
     const file = readFileSync(String(cred));
@@ -78,7 +78,7 @@ describe('make-credential output is recovered by tpm2_activatecredential', () =>
       ...['make-credential', '--ek', ekRsa.publicPath, '--name', hex(akOnRsa.name)],
       ...['--secret', hex(randomBytes(32)), '--out-tpm2-tools', cred],
     ]);
-    expect(out.status).toBe(0);
+    expect(out.status, out.stderr).toBe(0);
     // TPM_RC_INTEGRITY: the outer HMAC is keyed with the Name of the AK it was made for.
     await expect(activateCredential(tpm, dir, otherAkOnRsa, cred, 'activate-other')).rejects.toThrow(
       /0x9a2|integrity/i,
@@ -98,7 +98,7 @@ describe('make-credential output is recovered by tpm2_activatecredential', () =>
       ],
       ...['--out-tpm2-tools', join(dir, 'not-ek.cred')],
     ]);
-    expect(out.status).toBe(1);
+    expect(out.status, out.stderr).toBe(1);
     expect(out.json).toMatchObject({ ok: false, reason: 'UNSUPPORTED_ALGORITHM' });
   });
 });
@@ -111,7 +111,7 @@ describe('make-credential on the command line', () => {
       ...['make-credential', '--ek', ekRsa.publicPath, '--name', hex(akOnRsa.name), '--secret', hex(secret)],
       ...['--out-tpm2-tools', cred],
     ]);
-    expect(out.status).toBe(0);
+    expect(out.status, out.stderr).toBe(0);
     expect(out.json).toMatchObject({ ok: true, written: { tpm2Tools: cred } });
     expect(await activateCredential(tpm, dir, akOnRsa, cred, 'activate-spawned')).toEqual(secret);
   });
@@ -142,13 +142,13 @@ describe('make-credential on the command line', () => {
       expect(String(r.json?.message)).toMatch(message);
     }
     const spawned = await spawnCli([...base, '--out-tpm2-tools', out], 'tsx');
-    expect(spawned.status).toBe(2);
+    expect(spawned.status, spawned.stderr).toBe(2);
     expect(spawned.json).toMatchObject({ ok: false, reason: 'USAGE' });
   });
 
   it('--help prints the usage text and exits 0', async () => {
     const out = await runCli(['make-credential', '-h']);
-    expect(out.status).toBe(0);
+    expect(out.status, out.stderr).toBe(0);
     expect(out.stdout).toMatch(
       /^Usage: tpm2 make-credential --ek FILE \(--name HEX \| --name-file FILE\) --secret HEX/,
     );

@@ -69,7 +69,7 @@ const TPM2_CERTIFY_QUALIFYING_DATA = '00ff55aa';
 describe('verify-certify', () => {
   it('accepts tpm2_certify output without --nonce and reports the node key attributes', async () => {
     const out = await runCli(args(plain, ak));
-    expect(out.status).toBe(0);
+    expect(out.status, out.stderr).toBe(0);
     expect(out.json).toMatchObject({
       ok: true,
       certifiedName: hex(nodeKey.name),
@@ -86,52 +86,52 @@ describe('verify-certify', () => {
 
   it('accepts a certification by an RSASSA AK', async () => {
     const out = await runCli(args(byRsaAk, rsaAk));
-    expect(out.status).toBe(0);
+    expect(out.status, out.stderr).toBe(0);
     expect(out.json).toMatchObject({ ok: true, signature: { sigAlg: 'RSASSA', hashAlg: 'SHA256' } });
   });
 
   it('accepts a certification with qualifying data when --nonce matches it', async () => {
     const out = await runCli(args(qualified, ak, { nonce: hex(nonce) }));
-    expect(out.status).toBe(0);
+    expect(out.status, out.stderr).toBe(0);
     expect(out.json).toMatchObject({ ok: true, extraData: hex(nonce), certifiedName: hex(nodeKey.name) });
   });
 
   it('rejects a wrong --nonce with NONCE_MISMATCH', async () => {
     const out = await runCli(args(qualified, ak, { nonce: hex(randomBytes(32)) }));
-    expect(out.status).toBe(1);
+    expect(out.status, out.stderr).toBe(1);
     expect(out.json).toMatchObject({ ok: false, reason: 'NONCE_MISMATCH' });
   });
 
   it('checks tpm2_certify output against --nonce 00ff55aa, the constant tpm2-tools 5.4 sends', async () => {
     const ok = await runCli(args(plain, ak, { nonce: TPM2_CERTIFY_QUALIFYING_DATA }));
-    expect(ok.status).toBe(0);
+    expect(ok.status, ok.stderr).toBe(0);
     const empty = await runCli(args(plain, ak, { nonce: '' }));
-    expect(empty.status).toBe(1);
+    expect(empty.status, empty.stderr).toBe(1);
     expect(empty.json).toMatchObject({ ok: false, reason: 'NONCE_MISMATCH' });
   });
 
   it('without --nonce reports the qualifying data instead of checking it', async () => {
     const out = await runCli(args(qualified, ak));
-    expect(out.status).toBe(0);
+    expect(out.status, out.stderr).toBe(0);
     expect(out.json).toMatchObject({ ok: true, extraData: hex(nonce) });
   });
 
   it('rejects a certification made by a different AK with SIGNATURE_INVALID', async () => {
     const out = await runCli(args(byOtherAk, ak));
-    expect(out.status).toBe(1);
+    expect(out.status, out.stderr).toBe(1);
     expect(out.json).toMatchObject({ ok: false, reason: 'SIGNATURE_INVALID' });
   });
 
   it('rejects a --key that is not the certified key with NODE_KEY_NOT_CERTIFIED', async () => {
     const out = await runCli(args(plain, ak, { key: otherAk.publicPath }));
-    expect(out.status).toBe(1);
+    expect(out.status, out.stderr).toBe(1);
     expect(out.json).toMatchObject({ ok: false, reason: 'NODE_KEY_NOT_CERTIFIED' });
   });
 
   it('rejects a quote presented as a certification with WRONG_ATTEST_TYPE', async () => {
     const q = await quote(tpm, dir, ak, new Uint8Array(0), 'sha256:0', 'quote-as-certify');
     const out = await runCli(args(plain, ak, { attest: q.messagePath, signature: q.signaturePath }));
-    expect(out.status).toBe(1);
+    expect(out.status, out.stderr).toBe(1);
     expect(out.json).toMatchObject({ ok: false, reason: 'WRONG_ATTEST_TYPE' });
   });
 });
@@ -142,9 +142,9 @@ describe('verify-certify on the command line', () => {
       spawnCli(args(qualified, ak, { nonce: hex(nonce) })),
       spawnCli(args(byOtherAk, ak)),
     ]);
-    expect(good.status).toBe(0);
+    expect(good.status, good.stderr).toBe(0);
     expect(good.json).toMatchObject({ ok: true });
-    expect(bad.status).toBe(1);
+    expect(bad.status, bad.stderr).toBe(1);
     expect(bad.json).toMatchObject({ ok: false, reason: 'SIGNATURE_INVALID' });
   });
 
@@ -165,7 +165,7 @@ describe('verify-certify on the command line', () => {
 
   it('--help documents the optional --nonce for tpm2-tools 5.4 output and exits 0', async () => {
     const out = await runCli(['verify-certify', '--help']);
-    expect(out.status).toBe(0);
+    expect(out.status, out.stderr).toBe(0);
     expect(out.stdout).toMatch(
       /^Usage: tpm2 verify-certify --ak FILE --attest FILE --signature FILE --key FILE \[--nonce HEX\]/,
     );

@@ -52,7 +52,7 @@ describe('verify-ek-cert on swtpm EK certificates', () => {
         '--anchors',
         anchors,
       ]);
-      expect(out.status).toBe(0);
+      expect(out.status, out.stderr).toBe(0);
       expect(out.json).toMatchObject({
         ok: true,
         issuer: 'CN=swtpm-localca',
@@ -65,7 +65,7 @@ describe('verify-ek-cert on swtpm EK certificates', () => {
     it(`rejects the ${label} EK certificate without the local CA with EK_CERT_UNTRUSTED`, async () => {
       const ek = kind === 'rsa' ? ekRsa : ekEcc;
       const out = await runCli(['verify-ek-cert', '--cert', ek.certPath, '--ek', ek.publicPath]);
-      expect(out.status).toBe(1);
+      expect(out.status, out.stderr).toBe(1);
       expect(out.json).toMatchObject({ ok: false, reason: 'EK_CERT_UNTRUSTED' });
     });
 
@@ -81,7 +81,7 @@ describe('verify-ek-cert on swtpm EK certificates', () => {
         '--anchors',
         anchors,
       ]);
-      expect(out.status).toBe(1);
+      expect(out.status, out.stderr).toBe(1);
       expect(out.json).toMatchObject({ ok: false, reason: 'EK_MISMATCH' });
     });
   }
@@ -99,13 +99,13 @@ describe('verify-ek-cert on swtpm EK certificates', () => {
       '--anchors',
       anchors,
     ]);
-    expect(out.status).toBe(0);
+    expect(out.status, out.stderr).toBe(0);
     expect(out.json).toMatchObject({ ok: true });
   });
 
   it('rejects a certificate file that is not a certificate with MALFORMED_STRUCTURE', async () => {
     const out = await runCli(['verify-ek-cert', '--cert', ekEcc.publicPath, '--anchors', anchors]);
-    expect(out.status).toBe(1);
+    expect(out.status, out.stderr).toBe(1);
     expect(out.json).toMatchObject({ ok: false, reason: 'MALFORMED_STRUCTURE' });
   });
 });
@@ -116,9 +116,9 @@ describe('verify-ek-cert on the command line', () => {
       spawnCli(['verify-ek-cert', '--cert', ekRsa.certPath, '--anchors', anchors]),
       spawnCli(['verify-ek-cert', '--cert', ekRsa.certPath], 'tsx'),
     ]);
-    expect(trusted.status).toBe(0);
+    expect(trusted.status, trusted.stderr).toBe(0);
     expect(trusted.json).toMatchObject({ ok: true, ekChecked: false });
-    expect(untrusted.status).toBe(1);
+    expect(untrusted.status, untrusted.stderr).toBe(1);
     expect(untrusted.json).toMatchObject({ ok: false, reason: 'EK_CERT_UNTRUSTED' });
   });
 
@@ -146,7 +146,7 @@ describe('verify-ek-cert on the command line', () => {
 
   it('--help names the default store and --anchors and exits 0', async () => {
     const out = await runCli(['verify-ek-cert', '--help']);
-    expect(out.status).toBe(0);
+    expect(out.status, out.stderr).toBe(0);
     expect(out.stdout).toMatch(/^Usage: tpm2 verify-ek-cert --cert FILE \[--ek FILE\] \[--anchors PEMFILE\]/);
     expect(out.stdout).toMatch(/added to the default store/);
   });

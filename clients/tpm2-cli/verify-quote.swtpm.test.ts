@@ -90,7 +90,7 @@ describe('verify-quote agrees with tpm2_checkquote', () => {
       const ak = the(aks.get(kind));
       expect((await checkquote(q, ak)).status).toBe(0);
       const out = await runCli(args(q, ak));
-      expect(out.status).toBe(0);
+      expect(out.status, out.stderr).toBe(0);
       expect(out.json).toMatchObject({
         ok: true,
         akName: Buffer.from(ak.name).toString('hex'),
@@ -107,7 +107,7 @@ describe('verify-quote agrees with tpm2_checkquote', () => {
     // tpm2_checkquote 5.4 verifies PSS with the maximum salt length only, while swtpm (like TPMs with
     // the FIPS rule) signs with salt = digest length; openssl with an auto-detected salt is the referee.
     const check = await checkquote(q, ak);
-    expect(check.status).not.toBe(0);
+    expect(check.status, check.output).not.toBe(0);
     expect(check.output).toMatch(/Verify signature failed/);
     const rawSig = file('pss.sig.raw', q.signature.subarray(6)); // TPMT_SIGNATURE: alg, hash, u16 size
     const verify = (saltlen: string) =>
@@ -119,7 +119,7 @@ describe('verify-quote agrees with tpm2_checkquote', () => {
     expect((await verify('digest')).status).toBe(0);
     expect((await verify('max')).status).not.toBe(0);
     const out = await runCli(args(q, ak));
-    expect(out.status).toBe(0);
+    expect(out.status, out.stderr).toBe(0);
     expect(out.json).toMatchObject({ ok: true, signature: { sigAlg: 'RSAPSS', hashAlg: 'SHA256' } });
   });
 
@@ -143,11 +143,11 @@ describe('verify-quote agrees with tpm2_checkquote', () => {
       if (kind !== 'rsa-rsapss') {
         // (for RSAPSS tpm2_checkquote already fails on the signature, see above)
         const check = await checkquote(q, ak, tamperedSerialized);
-        expect(check.status).not.toBe(0);
+        expect(check.status, check.output).not.toBe(0);
         expect(check.output).toMatch(/PCR values failed to match/);
       }
       const out = await runCli(args(q, ak, { pcrs: tamperedJson }));
-      expect(out.status).toBe(1);
+      expect(out.status, out.stderr).toBe(1);
       expect(out.json).toMatchObject({ ok: false, reason: 'PCR_DIGEST_MISMATCH' });
     });
   }
@@ -157,9 +157,9 @@ describe('verify-quote agrees with tpm2_checkquote', () => {
     const ak = the(aks.get('ecc-ecdsa'));
     const wrong = Buffer.from(randomBytes(32)).toString('hex');
     const check = await checkquote(q, ak, q.pcrsSerializedPath, wrong);
-    expect(check.status).not.toBe(0);
+    expect(check.status, check.output).not.toBe(0);
     const out = await runCli(args(q, ak, { nonce: wrong }));
-    expect(out.status).toBe(1);
+    expect(out.status, out.stderr).toBe(1);
     expect(out.json).toMatchObject({ ok: false, reason: 'NONCE_MISMATCH' });
   });
 
@@ -167,7 +167,7 @@ describe('verify-quote agrees with tpm2_checkquote', () => {
     const q = the(quotes.get('ecc-ecdsa'));
     expect((await checkquote(q, otherAk)).status).not.toBe(0);
     const out = await runCli(args(q, otherAk));
-    expect(out.status).toBe(1);
+    expect(out.status, out.stderr).toBe(1);
     expect(out.json).toMatchObject({ ok: false, reason: 'SIGNATURE_INVALID' });
   });
 });
@@ -180,7 +180,7 @@ describe('verify-quote PCR sets and input formats', () => {
     const out = await runCli(
       args(q, the(aks.get('ecc-ecdsa')), { pcrs: file('missing.json', JSON.stringify(pcrs)) }),
     );
-    expect(out.status).toBe(1);
+    expect(out.status, out.stderr).toBe(1);
     expect(out.json).toMatchObject({ ok: false, reason: 'PCR_SELECTION_MISMATCH' });
   });
 
@@ -191,7 +191,7 @@ describe('verify-quote PCR sets and input formats', () => {
     const out = await runCli(
       args(q, the(aks.get('ecc-ecdsa')), { pcrs: file('extra.json', JSON.stringify(pcrs)) }),
     );
-    expect(out.status).toBe(1);
+    expect(out.status, out.stderr).toBe(1);
     expect(out.json).toMatchObject({ ok: false, reason: 'PCR_SELECTION_MISMATCH' });
   });
 
@@ -203,7 +203,7 @@ describe('verify-quote PCR sets and input formats', () => {
     const attest2b = file('quote.tpm2b', Buffer.concat([size, q.message]));
     const tpmtPublic = file('ak.tpmt', ak.public.subarray(2));
     const out = await runCli(args(q, ak, { quote: attest2b, ak: tpmtPublic }));
-    expect(out.status).toBe(0);
+    expect(out.status, out.stderr).toBe(0);
     expect(out.json).toMatchObject({ ok: true });
   });
 
@@ -213,7 +213,7 @@ describe('verify-quote PCR sets and input formats', () => {
     const c = await certify(tpm, dir, key, ak);
     const q = the(quotes.get('ecc-ecdsa'));
     const out = await runCli(args(q, ak, { quote: c.attestPath, signature: c.signaturePath }));
-    expect(out.status).toBe(1);
+    expect(out.status, out.stderr).toBe(1);
     expect(out.json).toMatchObject({ ok: false, reason: 'WRONG_ATTEST_TYPE' });
   });
 });
@@ -221,7 +221,7 @@ describe('verify-quote PCR sets and input formats', () => {
 describe('verify-quote on the real command line', () => {
   it('exits 0 and prints one JSON object for a valid quote (npm run --silent tpm2)', async () => {
     const out = await spawnCli(args(the(quotes.get('ecc-ecdsa')), the(aks.get('ecc-ecdsa'))), 'npm');
-    expect(out.status).toBe(0);
+    expect(out.status, out.stderr).toBe(0);
     expect(out.stdout.trim().split('\n')).toHaveLength(1);
     expect(out.json).toMatchObject({ ok: true, pcrSelection: { sha1: [0, 1, 2], sha256: [0, 1, 2, 7] } });
   });
@@ -229,14 +229,14 @@ describe('verify-quote on the real command line', () => {
   it('exits 1 with the reason code for a rejected quote (npx tsx main.ts)', async () => {
     const q = the(quotes.get('ecc-ecdsa'));
     const out = await spawnCli(args(q, the(aks.get('ecc-ecdsa')), { nonce: '00'.repeat(32) }), 'tsx');
-    expect(out.status).toBe(1);
+    expect(out.status, out.stderr).toBe(1);
     expect(out.json).toMatchObject({ ok: false, reason: 'NONCE_MISMATCH' });
   });
 
   it('exits 2 with reason USAGE for an unknown option', async () => {
     const q = the(quotes.get('ecc-ecdsa'));
     const out = await spawnCli([...args(q, the(aks.get('ecc-ecdsa'))), '--frobnicate', 'x'], 'npm');
-    expect(out.status).toBe(2);
+    expect(out.status, out.stderr).toBe(2);
     expect(out.json).toMatchObject({ ok: false, reason: 'USAGE' });
     expect(String(out.json?.message)).toMatch(/frobnicate/);
   });
@@ -259,13 +259,13 @@ describe('verify-quote on the real command line', () => {
       expect(String(out.json?.message)).toMatch(message);
     }
     const spawned = await spawnCli(args(q, ak, { signature: join(dir, 'no-such-sig') }), 'tsx');
-    expect(spawned.status).toBe(2);
+    expect(spawned.status, spawned.stderr).toBe(2);
     expect(spawned.json).toMatchObject({ ok: false, reason: 'USAGE' });
   });
 
   it('--help prints the usage text and exits 0', async () => {
     const out = await runCli(['verify-quote', '--help']);
-    expect(out.status).toBe(0);
+    expect(out.status, out.stderr).toBe(0);
     expect(out.stdout).toMatch(
       /^Usage: tpm2 verify-quote --ak FILE --quote FILE --signature FILE --pcrs FILE --nonce HEX/,
     );

@@ -87,16 +87,21 @@ async function runOnce(
   args: readonly string[],
   opts: Tpm2RunOptions,
 ): Promise<Tpm2Result> {
+  const mode = opts.flush ?? 'all';
+  let out: { stdout: Buffer; stderr: Buffer };
   try {
-    const { stdout, stderr } = await exec(tcti, tool, args, opts);
-    return {
-      stdout: stdout.toString('utf8'),
-      stderr: stderr.toString('utf8'),
-      stdoutBytes: new Uint8Array(stdout),
-    };
-  } finally {
-    await flush(tcti, opts.flush ?? 'all');
+    out = await exec(tcti, tool, args, opts);
+  } catch (e) {
+    // Still flush what the failed tool left loaded, but report the tool's own error.
+    await flush(tcti, mode).catch(() => undefined);
+    throw e;
   }
+  await flush(tcti, mode);
+  return {
+    stdout: out.stdout.toString('utf8'),
+    stderr: out.stderr.toString('utf8'),
+    stdoutBytes: new Uint8Array(out.stdout),
+  };
 }
 
 /**

@@ -5,9 +5,9 @@ import {
   ExtendedKeyUsageExtension,
   KeyUsageFlags,
   KeyUsagesExtension,
+  X509Certificate,
   X509CertificateGenerator,
 } from '@peculiar/x509';
-import type { X509Certificate } from '@peculiar/x509';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { concatBytes, fromBase64 } from '../encoding/bytes.ts';
 import { TPM_ALG, TPM_ECC } from './constants.ts';
@@ -44,20 +44,28 @@ const base = {
   scheme: { scheme: TPM_ALG.NULL, hashAlg: TPM_ALG.NULL },
 };
 const b64u = (s: string | undefined) => new Uint8Array(Buffer.from(s ?? '', 'base64url'));
-function pemDer(pem: string): Uint8Array {
+function pemDer(pem: string): Uint8Array<ArrayBuffer> {
   const b = fromBase64(pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''));
   if (!b) throw new Error('bad PEM');
-  return b;
+  return new Uint8Array(b);
 }
 
 /** The EK public areas as tpm2_createek made them (default templates), from the sample's PEM exports. */
 async function rsaEkFromPem(pem: string): Promise<RsaPublic> {
-  const k = await crypto.subtle.importKey('spki', pemDer(pem), { name: 'RSA-OAEP', hash: 'SHA-256' }, true, ['encrypt']);
+  const k = await crypto.subtle.importKey('spki', pemDer(pem), { name: 'RSA-OAEP', hash: 'SHA-256' }, true, [
+    'encrypt',
+  ]);
   const modulus = b64u((await crypto.subtle.exportKey('jwk', k)).n);
   return { ...base, type: TPM_ALG.RSA, keyBits: 2048, exponent: 0, modulus };
 }
 async function eccEkFromPem(pem: string): Promise<EccPublic> {
-  const k = await crypto.subtle.importKey('spki', pemDer(pem), { name: 'ECDH', namedCurve: 'P-256' }, true, []);
+  const k = await crypto.subtle.importKey(
+    'spki',
+    pemDer(pem),
+    { name: 'ECDH', namedCurve: 'P-256' },
+    true,
+    [],
+  );
   const jwk = await crypto.subtle.exportKey('jwk', k);
   return {
     ...base,
@@ -81,7 +89,12 @@ beforeAll(async () => {
 
 describe('verifyEkCertificate with swtpm sample certificates', () => {
   it('accepts the RSA EK certificate with the swtpm local CA as anchor and binds it to the RSA EK', async () => {
-    const info = await verifyEkCertificate({ certificate: rsaCert, ekPublic: ekRsa, trustAnchors: swtpmCa, now: NOW });
+    const info = await verifyEkCertificate({
+      certificate: rsaCert,
+      ekPublic: ekRsa,
+      trustAnchors: swtpmCa,
+      now: NOW,
+    });
     expect(info.issuer).toBe('CN=swtpm-localca');
     expect(info.anchorSubject).toBe('CN=swtpm-localca-rootca');
     expect(info.chainFingerprints).toHaveLength(3);
@@ -90,7 +103,12 @@ describe('verifyEkCertificate with swtpm sample certificates', () => {
   });
 
   it('accepts the ECC P-256 EK certificate with the swtpm local CA as anchor and binds it to the ECC EK', async () => {
-    const info = await verifyEkCertificate({ certificate: eccCert, ekPublic: ekEcc, trustAnchors: swtpmCa, now: NOW });
+    const info = await verifyEkCertificate({
+      certificate: eccCert,
+      ekPublic: ekEcc,
+      trustAnchors: swtpmCa,
+      now: NOW,
+    });
     expect(info.chainFingerprints).toHaveLength(3);
   });
 
@@ -101,13 +119,23 @@ describe('verifyEkCertificate with swtpm sample certificates', () => {
 
   it('rejects the swtpm certificate against the default manufacturer bundle alone with EK_CERT_UNTRUSTED', async () => {
     await expect(
-      verifyEkCertificate({ certificate: rsaCert, ekPublic: ekRsa, trustAnchors: defaultTrustStore(), now: NOW }),
+      verifyEkCertificate({
+        certificate: rsaCert,
+        ekPublic: ekRsa,
+        trustAnchors: defaultTrustStore(),
+        now: NOW,
+      }),
     ).rejects.toMatchObject({ reason: 'EK_CERT_UNTRUSTED' });
   });
 
   it('accepts it once the swtpm CA is added to the default bundle with addAnchors', async () => {
     const store = addAnchors(defaultTrustStore(), caRoot, caIssuer);
-    const info = await verifyEkCertificate({ certificate: rsaCert, ekPublic: ekRsa, trustAnchors: store, now: NOW });
+    const info = await verifyEkCertificate({
+      certificate: rsaCert,
+      ekPublic: ekRsa,
+      trustAnchors: store,
+      now: NOW,
+    });
     expect(info.anchorSubject).toBe('CN=swtpm-localca-rootca');
   });
 
@@ -149,13 +177,23 @@ describe('verifyEkCertificate with swtpm sample certificates', () => {
     const modulus = ekRsa.modulus.slice();
     modulus[100] = (modulus[100] ?? 0) ^ 1;
     await expect(
-      verifyEkCertificate({ certificate: rsaCert, ekPublic: { ...ekRsa, modulus }, trustAnchors: swtpmCa, now: NOW }),
+      verifyEkCertificate({
+        certificate: rsaCert,
+        ekPublic: { ...ekRsa, modulus },
+        trustAnchors: swtpmCa,
+        now: NOW,
+      }),
     ).rejects.toMatchObject({ reason: 'EK_MISMATCH' });
   });
 
   it('rejects an RSA EK with another exponent with EK_MISMATCH', async () => {
     await expect(
-      verifyEkCertificate({ certificate: rsaCert, ekPublic: { ...ekRsa, exponent: 3 }, trustAnchors: swtpmCa, now: NOW }),
+      verifyEkCertificate({
+        certificate: rsaCert,
+        ekPublic: { ...ekRsa, exponent: 3 },
+        trustAnchors: swtpmCa,
+        now: NOW,
+      }),
     ).rejects.toMatchObject({ reason: 'EK_MISMATCH' });
   });
 
@@ -163,12 +201,22 @@ describe('verifyEkCertificate with swtpm sample certificates', () => {
     const y = ekEcc.y.slice();
     y[0] = (y[0] ?? 0) ^ 0x80;
     await expect(
-      verifyEkCertificate({ certificate: eccCert, ekPublic: { ...ekEcc, y }, trustAnchors: swtpmCa, now: NOW }),
+      verifyEkCertificate({
+        certificate: eccCert,
+        ekPublic: { ...ekEcc, y },
+        trustAnchors: swtpmCa,
+        now: NOW,
+      }),
     ).rejects.toMatchObject({ reason: 'EK_MISMATCH' });
   });
 
   it('rejects an ECC EK on another curve with EK_MISMATCH', async () => {
-    const p384: TpmtPublic = { ...ekEcc, curveId: TPM_ECC.NIST_P384, x: new Uint8Array(48), y: new Uint8Array(48) };
+    const p384: TpmtPublic = {
+      ...ekEcc,
+      curveId: TPM_ECC.NIST_P384,
+      x: new Uint8Array(48),
+      y: new Uint8Array(48),
+    };
     await expect(
       verifyEkCertificate({ certificate: eccCert, ekPublic: p384, trustAnchors: swtpmCa, now: NOW }),
     ).rejects.toMatchObject({ reason: 'EK_MISMATCH' });
@@ -187,26 +235,44 @@ describe('verifyEkCertificate with swtpm sample certificates', () => {
 
   it('rejects a certificate after its notAfter with EK_CERT_UNTRUSTED', async () => {
     await expect(
-      verifyEkCertificate({ certificate: rsaCert, trustAnchors: swtpmCa, now: new Date('+010000-01-01T00:00:00Z') }),
+      verifyEkCertificate({
+        certificate: rsaCert,
+        trustAnchors: swtpmCa,
+        now: new Date('+010000-01-01T00:00:00Z'),
+      }),
     ).rejects.toMatchObject({ reason: 'EK_CERT_UNTRUSTED', message: expect.stringContaining('not at') });
   });
 
   it('rejects a certificate before its notBefore with EK_CERT_UNTRUSTED', async () => {
     await expect(
-      verifyEkCertificate({ certificate: rsaCert, trustAnchors: swtpmCa, now: new Date('2020-01-01T00:00:00Z') }),
+      verifyEkCertificate({
+        certificate: rsaCert,
+        trustAnchors: swtpmCa,
+        now: new Date('2020-01-01T00:00:00Z'),
+      }),
     ).rejects.toMatchObject({ reason: 'EK_CERT_UNTRUSTED' });
   });
 
   it('accepts a DER certificate followed by 0xFF and 0x00 NV padding', async () => {
     const padded = concatBytes(rsaCert, new Uint8Array(64).fill(0xff), new Uint8Array(32));
-    const info = await verifyEkCertificate({ certificate: padded, ekPublic: ekRsa, trustAnchors: swtpmCa, now: NOW });
+    const info = await verifyEkCertificate({
+      certificate: padded,
+      ekPublic: ekRsa,
+      trustAnchors: swtpmCa,
+      now: NOW,
+    });
     expect(info.der).toEqual(rsaCert);
   });
 
-  it("accepts a certificate behind the TCG NV header 0x10 0x01 0x00 ‖ u16 length, padding included", async () => {
+  it('accepts a certificate behind the TCG NV header 0x10 0x01 0x00 ‖ u16 length, padding included', async () => {
     const header = Uint8Array.of(0x10, 0x01, 0x00, rsaCert.length >> 8, rsaCert.length & 0xff);
     const blob = concatBytes(header, rsaCert, new Uint8Array(20).fill(0xff));
-    const info = await verifyEkCertificate({ certificate: blob, ekPublic: ekRsa, trustAnchors: swtpmCa, now: NOW });
+    const info = await verifyEkCertificate({
+      certificate: blob,
+      ekPublic: ekRsa,
+      trustAnchors: swtpmCa,
+      now: NOW,
+    });
     expect(info.der).toEqual(rsaCert);
   });
 
@@ -218,7 +284,9 @@ describe('verifyEkCertificate with swtpm sample certificates', () => {
   });
 
   it('rejects an empty input with MALFORMED_STRUCTURE', async () => {
-    await expect(verifyEkCertificate({ certificate: new Uint8Array(), trustAnchors: swtpmCa })).rejects.toMatchObject({
+    await expect(
+      verifyEkCertificate({ certificate: new Uint8Array(), trustAnchors: swtpmCa }),
+    ).rejects.toMatchObject({
       reason: 'MALFORMED_STRUCTURE',
     });
   });
@@ -231,26 +299,34 @@ describe('verifyEkCertificate with swtpm sample certificates', () => {
 
   it('rejects bytes after the DER that are not 0x00/0xFF fill with MALFORMED_STRUCTURE', async () => {
     await expect(
-      verifyEkCertificate({ certificate: concatBytes(rsaCert, Uint8Array.of(0xff, 0x41)), trustAnchors: swtpmCa }),
+      verifyEkCertificate({
+        certificate: concatBytes(rsaCert, Uint8Array.of(0xff, 0x41)),
+        trustAnchors: swtpmCa,
+      }),
     ).rejects.toMatchObject({ reason: 'MALFORMED_STRUCTURE' });
   });
 
   it('rejects an NV header whose length runs past the data with MALFORMED_STRUCTURE', async () => {
-    expect(() => extractCertificateDer(concatBytes(Uint8Array.of(0x10, 0x01, 0x00, 0xff, 0xff), rsaCert))).toThrow(
-      expect.objectContaining({ reason: 'MALFORMED_STRUCTURE' }),
-    );
+    expect(() =>
+      extractCertificateDer(concatBytes(Uint8Array.of(0x10, 0x01, 0x00, 0xff, 0xff), rsaCert)),
+    ).toThrow(expect.objectContaining({ reason: 'MALFORMED_STRUCTURE' }));
   });
 
   it('rejects a well-formed DER SEQUENCE that is not a certificate with MALFORMED_STRUCTURE', async () => {
     await expect(
-      verifyEkCertificate({ certificate: Uint8Array.of(0x30, 0x03, 0x02, 0x01, 0x05), trustAnchors: swtpmCa }),
+      verifyEkCertificate({
+        certificate: Uint8Array.of(0x30, 0x03, 0x02, 0x01, 0x05),
+        trustAnchors: swtpmCa,
+      }),
     ).rejects.toMatchObject({ reason: 'MALFORMED_STRUCTURE' });
   });
 
   it('rejects a certificate whose signature was altered with EK_CERT_UNTRUSTED', async () => {
     const bad = rsaCert.slice();
     bad[bad.length - 10] = (bad[bad.length - 10] ?? 0) ^ 0x01;
-    await expect(verifyEkCertificate({ certificate: bad, trustAnchors: swtpmCa, now: NOW })).rejects.toMatchObject({
+    await expect(
+      verifyEkCertificate({ certificate: bad, trustAnchors: swtpmCa, now: NOW }),
+    ).rejects.toMatchObject({
       reason: 'EK_CERT_UNTRUSTED',
     });
   });
@@ -261,11 +337,16 @@ describe('trust stores', () => {
     const store = defaultTrustStore();
     expect(store.anchors).toHaveLength(26 + 2);
     expect(store.intermediates).toHaveLength(143 + 3);
+    for (const entry of [...store.anchors, ...store.intermediates]) {
+      // The subject index precomputed by the generator must be what the parser says, or paths break.
+      expect(new X509Certificate(entry.der as Uint8Array<ArrayBuffer>).subject).toBe(entry.subject);
+    }
   });
 
   it('three default anchors are not self-signed (partial-chain anchors), the others are', async () => {
     const notSelfSigned: string[] = [];
-    for (const a of defaultTrustStore().anchors) {
+    for (const entry of defaultTrustStore().anchors) {
+      const a = new X509Certificate(entry.der as Uint8Array<ArrayBuffer>);
       const self = a.subject === a.issuer && (await a.verify({ signatureOnly: true }).catch(() => false));
       if (!self) notSelfSigned.push(a.subject);
     }
@@ -279,15 +360,35 @@ describe('trust stores', () => {
   it('every intermediate of the default bundle chains to a default anchor within its validity period', async () => {
     const store = defaultTrustStore();
     const failures: string[] = [];
-    for (const c of store.intermediates) {
+    for (const entry of store.intermediates) {
+      const c = new X509Certificate(entry.der as Uint8Array<ArrayBuffer>);
       const mid = new Date((c.notBefore.getTime() + Math.min(c.notAfter.getTime(), Date.now())) / 2);
       try {
-        await verifyEkCertificate({ certificate: new Uint8Array(c.rawData), trustAnchors: store, now: mid });
+        await verifyEkCertificate({ certificate: entry.der, trustAnchors: store, now: mid });
       } catch (e) {
         failures.push(`${c.subject}: ${(e as Error).message}`);
       }
     }
     expect(failures).toEqual([]);
+  });
+
+  it('verifies against the default bundle without parsing the certificates no path reaches', async () => {
+    // A fresh store from the same lazily-decoded entries: decoding happens only through `der`.
+    let decoded = 0;
+    const count = (e: { subject: string; der: Uint8Array }) => ({
+      subject: e.subject,
+      get der() {
+        decoded++;
+        return e.der;
+      },
+    });
+    const base = defaultTrustStore();
+    const store = {
+      anchors: [...base.anchors.map(count), ...trustStoreFromPem(caRoot).anchors],
+      intermediates: [...base.intermediates.map(count), ...trustStoreFromPem('', caIssuer).intermediates],
+    };
+    await verifyEkCertificate({ certificate: rsaCert, trustAnchors: store, now: NOW });
+    expect(decoded).toBe(0);
   });
 
   it('rejects a PEM bundle with an unparsable certificate with MALFORMED_STRUCTURE', () => {
@@ -356,12 +457,23 @@ describe('path validation rules', () => {
     ekKeys = await keys();
   });
 
-  async function chainVia(intermediateExt: (BasicConstraintsExtension | KeyUsagesExtension)[], notAfter?: Date) {
+  async function chainVia(
+    intermediateExt: (BasicConstraintsExtension | KeyUsagesExtension)[],
+    notAfter?: Date,
+  ) {
     const midKeys = await keys();
-    const mid = await issue('CN=Test EK Intermediate', { name: 'CN=Test EK Root', keys: rootKeys }, midKeys.publicKey, intermediateExt, {
-      ...(notAfter ? { notAfter } : {}),
-    });
-    const leaf = await issue('CN=ek', { name: 'CN=Test EK Intermediate', keys: midKeys }, ekKeys.publicKey, [ekEku()]);
+    const mid = await issue(
+      'CN=Test EK Intermediate',
+      { name: 'CN=Test EK Root', keys: rootKeys },
+      midKeys.publicKey,
+      intermediateExt,
+      {
+        ...(notAfter ? { notAfter } : {}),
+      },
+    );
+    const leaf = await issue('CN=ek', { name: 'CN=Test EK Intermediate', keys: midKeys }, ekKeys.publicKey, [
+      ekEku(),
+    ]);
     return { store: trustStoreFromPem(pem(root), pem(mid)), leaf: new Uint8Array(leaf.rawData) };
   }
 
@@ -373,7 +485,9 @@ describe('path validation rules', () => {
 
   it('rejects an intermediate without basicConstraints cA with EK_CERT_UNTRUSTED', async () => {
     const { store, leaf } = await chainVia([new BasicConstraintsExtension(false, undefined, true)]);
-    await expect(verifyEkCertificate({ certificate: leaf, trustAnchors: store, now: at })).rejects.toMatchObject({
+    await expect(
+      verifyEkCertificate({ certificate: leaf, trustAnchors: store, now: at }),
+    ).rejects.toMatchObject({
       reason: 'EK_CERT_UNTRUSTED',
       message: expect.stringContaining('not a CA'),
     });
@@ -384,7 +498,9 @@ describe('path validation rules', () => {
       new BasicConstraintsExtension(true, undefined, true),
       new KeyUsagesExtension(KeyUsageFlags.digitalSignature, true),
     ]);
-    await expect(verifyEkCertificate({ certificate: leaf, trustAnchors: store, now: at })).rejects.toMatchObject({
+    await expect(
+      verifyEkCertificate({ certificate: leaf, trustAnchors: store, now: at }),
+    ).rejects.toMatchObject({
       reason: 'EK_CERT_UNTRUSTED',
       message: expect.stringContaining('keyUsage'),
     });
@@ -392,7 +508,9 @@ describe('path validation rules', () => {
 
   it('rejects an intermediate that expired before `now` with EK_CERT_UNTRUSTED', async () => {
     const { store, leaf } = await chainVia(caExt(), new Date('2029-01-01T00:00:00Z'));
-    await expect(verifyEkCertificate({ certificate: leaf, trustAnchors: store, now: at })).rejects.toMatchObject({
+    await expect(
+      verifyEkCertificate({ certificate: leaf, trustAnchors: store, now: at }),
+    ).rejects.toMatchObject({
       reason: 'EK_CERT_UNTRUSTED',
       message: expect.stringContaining('not valid at'),
     });
@@ -426,14 +544,27 @@ describe('path validation rules', () => {
       new ExtendedKeyUsageExtension(['1.3.6.1.5.5.7.3.1']),
     ]);
     await expect(
-      verifyEkCertificate({ certificate: new Uint8Array(leaf.rawData), trustAnchors: trustStoreFromPem(pem(root)), now: at }),
-    ).rejects.toMatchObject({ reason: 'EK_CERT_UNTRUSTED', message: expect.stringContaining('2.23.133.8.1') });
+      verifyEkCertificate({
+        certificate: new Uint8Array(leaf.rawData),
+        trustAnchors: trustStoreFromPem(pem(root)),
+        now: at,
+      }),
+    ).rejects.toMatchObject({
+      reason: 'EK_CERT_UNTRUSTED',
+      message: expect.stringContaining('2.23.133.8.1'),
+    });
   });
 
   it('accepts a SHA-1-signed EK certificate and reports it in sha1Signature', async () => {
-    const leaf = await issue('CN=old ek', { name: 'CN=Test EK Root', keys: rootKeys }, ekKeys.publicKey, [ekEku()], {
-      hash: 'SHA-1',
-    });
+    const leaf = await issue(
+      'CN=old ek',
+      { name: 'CN=Test EK Root', keys: rootKeys },
+      ekKeys.publicKey,
+      [ekEku()],
+      {
+        hash: 'SHA-1',
+      },
+    );
     const info = await verifyEkCertificate({
       certificate: new Uint8Array(leaf.rawData),
       trustAnchors: trustStoreFromPem(pem(root)),
@@ -444,9 +575,18 @@ describe('path validation rules', () => {
 
   it('rejects a certificate signed by a key other than its named issuer with EK_CERT_UNTRUSTED', async () => {
     const impostor = await keys();
-    const leaf = await issue('CN=ek', { name: 'CN=Test EK Root', keys: impostor }, ekKeys.publicKey, [ekEku()]);
+    const leaf = await issue('CN=ek', { name: 'CN=Test EK Root', keys: impostor }, ekKeys.publicKey, [
+      ekEku(),
+    ]);
     await expect(
-      verifyEkCertificate({ certificate: new Uint8Array(leaf.rawData), trustAnchors: trustStoreFromPem(pem(root)), now: at }),
-    ).rejects.toMatchObject({ reason: 'EK_CERT_UNTRUSTED', message: expect.stringContaining('does not verify') });
+      verifyEkCertificate({
+        certificate: new Uint8Array(leaf.rawData),
+        trustAnchors: trustStoreFromPem(pem(root)),
+        now: at,
+      }),
+    ).rejects.toMatchObject({
+      reason: 'EK_CERT_UNTRUSTED',
+      message: expect.stringContaining('does not verify'),
+    });
   });
 });

@@ -8,8 +8,9 @@ import {
 } from '@peculiar/x509';
 import { toHex } from '../encoding/bytes.ts';
 import { TPM_ALG, TPMA_OBJECT } from './constants.ts';
+import type { BundledCertificate } from './ek-roots/bundle.ts';
+import { EK_INTERMEDIATES, EK_ROOTS } from './ek-roots/bundle.ts';
 import { TpmError } from './errors.ts';
-import { EK_INTERMEDIATES_PEM, EK_ROOTS_PEM } from './ek-roots/bundle.ts';
 import type { TpmtPublic } from './structures/public.ts';
 import { eccCurve, padToField } from './structures/public.ts';
 
@@ -44,10 +45,19 @@ const EKU_ANY = '2.5.29.37.0';
 /** EK chains are short (leaf, at most a couple of intermediates, anchor); this bounds the search. */
 const MAX_PATH_CAS = 6;
 
+/**
+ * One CA certificate of a trust store: its subject (the path-building index key) and its DER. Parsed
+ * only when a path reaches it, so the ~175-certificate default bundle costs nothing until used.
+ */
+export interface StoredCertificate {
+  readonly subject: string;
+  readonly der: Uint8Array;
+}
+
 /** A set of trust anchors plus intermediates used only to build paths (never trusted on their own). */
 export interface TrustStore {
-  readonly anchors: readonly X509Certificate[];
-  readonly intermediates: readonly X509Certificate[];
+  readonly anchors: readonly StoredCertificate[];
+  readonly intermediates: readonly StoredCertificate[];
 }
 
 export interface VerifyEkCertificateInput {
@@ -102,7 +112,8 @@ export function extractCertificateDer(blob: Uint8Array): Uint8Array {
   let b = blob;
   if (b.length >= 5 && b[0] === 0x10 && b[1] === 0x01 && b[2] === 0x00) {
     const len = ((b[3] ?? 0) << 8) | (b[4] ?? 0);
-    if (5 + len > b.length) throw new TpmError('MALFORMED_STRUCTURE', 'EK certificate: NV header length runs past the data');
+    if (5 + len > b.length)
+      throw new TpmError('MALFORMED_STRUCTURE', 'EK certificate: NV header length runs past the data');
     b = b.subarray(5, 5 + len);
   }
   if (b[0] !== 0x30) throw new TpmError('MALFORMED_STRUCTURE', 'EK certificate: not a DER SEQUENCE');
@@ -113,7 +124,10 @@ export function extractCertificateDer(blob: Uint8Array): Uint8Array {
   const end = len[0] + len[1];
   for (let i = end; i < b.length; i++) {
     if (b[i] !== 0x00 && b[i] !== 0xff) {
-      throw new TpmError('MALFORMED_STRUCTURE', `EK certificate: unexpected byte 0x${(b[i] ?? 0).toString(16)} after the DER`);
+      throw new TpmError(
+        'MALFORMED_STRUCTURE',
+        `EK certificate: unexpected byte 0x${(b[i] ?? 0).toString(16)} after the DER`,
+      );
     }
   }
   return b.slice(0, end);
@@ -123,26 +137,62 @@ function parseCertificate(der: Uint8Array, what: string): X509Certificate {
   try {
     return new X509Certificate(der as Uint8Array<ArrayBuffer>);
   } catch (e) {
-    throw new TpmError('MALFORMED_STRUCTURE', `${what}: not an X.509 certificate (${e instanceof Error ? e.message : String(e)})`);
+    throw new TpmError(
+      'MALFORMED_STRUCTURE',
+      `${what}: not an X.509 certificate (${e instanceof Error ? e.message : String(e)})`,
+    );
   }
 }
 
 const PEM_BLOCK = /-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/g;
 
-/** Every CERTIFICATE block of a PEM text (comments and other text between blocks are ignored). */
-function certificatesFromPem(pem: string, what: string): X509Certificate[] {
-  const out: X509Certificate[] = [];
+const parsed = new WeakMap<StoredCertificate, X509Certificate>();
+
+/** The parsed form of a stored certificate, parsed once on first use. */
+function certificateOf(entry: StoredCertificate, what = 'trust store'): X509Certificate {
+  let cert = parsed.get(entry);
+  if (!cert) {
+    cert = parseCertificate(entry.der, `${what} certificate "${entry.subject}"`);
+    parsed.set(entry, cert);
+  }
+  return cert;
+}
+
+function derFromPemBody(body: string, what: string): Uint8Array {
+  try {
+    return Uint8Array.from(atob(body.replace(/\s+/g, '')), (c) => c.charCodeAt(0));
+  } catch {
+    throw new TpmError('MALFORMED_STRUCTURE', `${what}: not valid base64`);
+  }
+}
+
+/** Every CERTIFICATE block of a PEM text, parsed now (comments and text between blocks are ignored). */
+function certificatesFromPem(pem: string, what: string): StoredCertificate[] {
+  const out: StoredCertificate[] = [];
   for (const m of pem.matchAll(PEM_BLOCK)) {
-    const b64 = (m[1] ?? '').replace(/\s+/g, '');
-    let der: Uint8Array;
-    try {
-      der = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-    } catch {
-      throw new TpmError('MALFORMED_STRUCTURE', `${what}: certificate ${out.length + 1} is not valid base64`);
-    }
-    out.push(parseCertificate(der, `${what} certificate ${out.length + 1}`));
+    const label = `${what} certificate ${out.length + 1}`;
+    const der = derFromPemBody(m[1] ?? '', label);
+    const cert = parseCertificate(der, label);
+    const entry: StoredCertificate = { subject: cert.subject, der };
+    parsed.set(entry, cert);
+    out.push(entry);
   }
   return out;
+}
+
+/**
+ * A bundled certificate whose subject was precomputed by scripts/generate-ek-roots.ts; its DER is
+ * decoded and parsed only when a path reaches it.
+ */
+function lazyEntry(b: BundledCertificate): StoredCertificate {
+  let der: Uint8Array | undefined;
+  return {
+    subject: b.subject,
+    get der(): Uint8Array {
+      der ??= derFromPemBody(b.pem.replace(/-----[A-Z ]+-----/g, ''), `bundled certificate "${b.label}"`);
+      return der;
+    },
+  };
 }
 
 /**
@@ -171,18 +221,22 @@ let defaultStore: TrustStore | undefined;
 
 /**
  * The TPM manufacturers' EK roots and intermediates (tpm-ca-certificates, plus Google Cloud's vTPM EK
- * CAs), parsed once on first use. See ek-roots/README.md for sources and how to refresh.
+ * CAs). Certificates are parsed only when a path reaches them. See ek-roots/README.md for sources and
+ * how to refresh.
  */
 export function defaultTrustStore(): TrustStore {
-  defaultStore ??= trustStoreFromPem(EK_ROOTS_PEM, EK_INTERMEDIATES_PEM);
+  defaultStore ??= { anchors: EK_ROOTS.map(lazyEntry), intermediates: EK_INTERMEDIATES.map(lazyEntry) };
   return defaultStore;
 }
 
 /** Per-store index by subject, so path building does not scan ~175 certificates per step. */
-const indexes = new WeakMap<TrustStore, { anchors: Map<string, X509Certificate[]>; intermediates: Map<string, X509Certificate[]> }>();
+const indexes = new WeakMap<
+  TrustStore,
+  { anchors: Map<string, StoredCertificate[]>; intermediates: Map<string, StoredCertificate[]> }
+>();
 
-function bySubject(certs: readonly X509Certificate[]): Map<string, X509Certificate[]> {
-  const m = new Map<string, X509Certificate[]>();
+function bySubject(certs: readonly StoredCertificate[]): Map<string, StoredCertificate[]> {
+  const m = new Map<string, StoredCertificate[]>();
   for (const c of certs) m.set(c.subject, [...(m.get(c.subject) ?? []), c]);
   return m;
 }
@@ -200,13 +254,30 @@ function validAt(cert: X509Certificate, now: Date): boolean {
   return cert.notBefore.getTime() <= now.getTime() && now.getTime() <= cert.notAfter.getTime();
 }
 
+/**
+ * Signature results between store certificates (intermediate ← anchor), remembered per parsed pair:
+ * both are immutable and parsed once per store entry, so only the EK certificate's own signature is
+ * checked on every call. A fresh leaf object never hits the cache.
+ */
+const signatureResults = new WeakMap<X509Certificate, WeakMap<X509Certificate, boolean>>();
+
 async function signedBy(cert: X509Certificate, issuer: X509Certificate): Promise<boolean> {
+  const known = signatureResults.get(cert)?.get(issuer);
+  if (known !== undefined) return known;
+  let ok: boolean;
   try {
-    return await cert.verify({ publicKey: issuer.publicKey, signatureOnly: true });
+    ok = await cert.verify({ publicKey: issuer.publicKey, signatureOnly: true });
   } catch {
     // An algorithm WebCrypto lacks, or a key that does not fit the signature: not this issuer.
-    return false;
+    ok = false;
   }
+  let byIssuer = signatureResults.get(cert);
+  if (!byIssuer) {
+    byIssuer = new WeakMap();
+    signatureResults.set(cert, byIssuer);
+  }
+  byIssuer.set(issuer, ok);
+  return ok;
 }
 
 /** Why a CA certificate may not issue here, or undefined if it may. `below` = CAs between it and the leaf. */
@@ -216,7 +287,8 @@ function caProblem(ca: X509Certificate, below: number, now: Date, isAnchor: bool
   if (!isAnchor) {
     if (!bc?.ca) return `${ca.subject} is not a CA (basicConstraints)`;
     const ku = ca.getExtension(KeyUsagesExtension);
-    if (ku && (ku.usages & KeyUsageFlags.keyCertSign) === 0) return `${ca.subject} may not sign certificates (keyUsage)`;
+    if (ku && (ku.usages & KeyUsageFlags.keyCertSign) === 0)
+      return `${ca.subject} may not sign certificates (keyUsage)`;
   }
   if (bc?.pathLength !== undefined && below > bc.pathLength) {
     return `${ca.subject} allows ${bc.pathLength} intermediate CAs below it, found ${below}`;
@@ -242,8 +314,11 @@ async function findPath(
   }
   const idx = indexOf(store);
   const candidates: [X509Certificate, boolean][] = [
-    ...(idx.anchors.get(cert.issuer) ?? []).map((c): [X509Certificate, boolean] => [c, true]),
-    ...(idx.intermediates.get(cert.issuer) ?? []).map((c): [X509Certificate, boolean] => [c, false]),
+    ...(idx.anchors.get(cert.issuer) ?? []).map((c): [X509Certificate, boolean] => [certificateOf(c), true]),
+    ...(idx.intermediates.get(cert.issuer) ?? []).map((c): [X509Certificate, boolean] => [
+      certificateOf(c),
+      false,
+    ]),
   ];
   if (candidates.length === 0) problems.push(`no known issuer "${cert.issuer}"`);
   for (const [candidate, isAnchor] of candidates) {
@@ -288,22 +363,46 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 /** The certificate's public key as a JWK (RSA n/e or EC crv/x/y), via WebCrypto's SPKI import. */
-async function certificateJwk(cert: X509Certificate): Promise<{ kty?: string; n?: string; e?: string; crv?: string; x?: string; y?: string }> {
+/** The JWK members compared below (RFC 7518 §6.2.1, §6.3.1). */
+interface KeyJwk {
+  kty?: string;
+  n?: string;
+  e?: string;
+  crv?: string;
+  x?: string;
+  y?: string;
+}
+
+async function certificateJwk(cert: X509Certificate): Promise<KeyJwk> {
   const alg = cert.publicKey.algorithm as { name: string; namedCurve?: string };
   const spki = cert.publicKey.rawData;
   try {
     if (alg.name === 'ECDSA' || alg.name === 'ECDH') {
-      const key = await crypto.subtle.importKey('spki', spki, { name: 'ECDH', namedCurve: alg.namedCurve ?? '' }, true, []);
-      return await crypto.subtle.exportKey('jwk', key);
+      const key = await crypto.subtle.importKey(
+        'spki',
+        spki,
+        { name: 'ECDH', namedCurve: alg.namedCurve ?? '' },
+        true,
+        [],
+      );
+      return (await crypto.subtle.exportKey('jwk', key)) as KeyJwk;
     }
     if (alg.name === 'RSASSA-PKCS1-v1_5' || alg.name === 'RSA-OAEP' || alg.name === 'RSA-PSS') {
-      const key = await crypto.subtle.importKey('spki', spki, { name: 'RSA-OAEP', hash: 'SHA-256' }, true, ['encrypt']);
-      return await crypto.subtle.exportKey('jwk', key);
+      const key = await crypto.subtle.importKey('spki', spki, { name: 'RSA-OAEP', hash: 'SHA-256' }, true, [
+        'encrypt',
+      ]);
+      return (await crypto.subtle.exportKey('jwk', key)) as KeyJwk;
     }
   } catch (e) {
-    throw new TpmError('MALFORMED_STRUCTURE', `EK certificate key: ${e instanceof Error ? e.message : String(e)}`);
+    throw new TpmError(
+      'MALFORMED_STRUCTURE',
+      `EK certificate key: ${e instanceof Error ? e.message : String(e)}`,
+    );
   }
-  throw new TpmError('UNSUPPORTED_ALGORITHM', `EK certificate key algorithm ${alg.name} is neither RSA nor EC`);
+  throw new TpmError(
+    'UNSUPPORTED_ALGORITHM',
+    `EK certificate key algorithm ${alg.name} is neither RSA nor EC`,
+  );
 }
 
 /**
@@ -329,7 +428,8 @@ async function checkEkMatches(cert: X509Certificate, ek: TpmtPublic): Promise<vo
   }
   if (jwk.kty !== 'EC') throw new TpmError('EK_MISMATCH', 'EK is ECC but the certificate key is not');
   const { namedCurve, size } = eccCurve(ek);
-  if (jwk.crv !== namedCurve) throw new TpmError('EK_MISMATCH', `EK is on ${namedCurve}, the certificate key on ${jwk.crv}`);
+  if (jwk.crv !== namedCurve)
+    throw new TpmError('EK_MISMATCH', `EK is on ${namedCurve}, the certificate key on ${jwk.crv}`);
   const x = padToField(ek.x, size, 'EK unique.x');
   const y = padToField(ek.y, size, 'EK unique.y');
   if (!sameBytes(fromBase64Url(jwk.x), x) || !sameBytes(fromBase64Url(jwk.y), y)) {
@@ -362,13 +462,17 @@ export async function verifyEkCertificate(input: VerifyEkCertificateInput): Prom
 
   let path: X509Certificate[] | undefined;
   const leafPrint = await fingerprint(leaf);
-  const pinned = trustAnchors.anchors.find((a) => a.subject === leaf.subject && sameBytes(new Uint8Array(a.rawData), der));
+  // An anchor may be the EK certificate itself (a pinned device): then the path is just the leaf.
+  const pinned = trustAnchors.anchors.find((a) => a.subject === leaf.subject && sameBytes(a.der, der));
   if (pinned) {
     path = [];
   } else {
     const problems: string[] = [];
     path = await findPath(leaf, trustAnchors, now, 0, new Set(), problems);
-    if (!path) throw untrusted(`EK certificate does not chain to a trust anchor: ${[...new Set(problems)].join('; ')}`);
+    if (!path)
+      throw untrusted(
+        `EK certificate does not chain to a trust anchor: ${[...new Set(problems)].join('; ')}`,
+      );
   }
 
   if (ekPublic) await checkEkMatches(leaf, ekPublic);

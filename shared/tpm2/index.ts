@@ -26,3 +26,9 @@ export * from './verify-signature.ts';
 export type * from './webcrypto-types.ts';
 
 // ── Credential activation and EK certificates (kdf, make-credential, ek-certificate): append below ────
+export * from './aes-cfb.ts';
+export * from './ek-certificate.ts';
+export { EK_ROOTS_BUNDLE_DATE } from './ek-roots/bundle.ts';
+export * from './kdf.ts';
+export * from './make-credential.ts';
+export * from './secret-sharing.ts';

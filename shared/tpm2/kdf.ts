@@ -65,7 +65,9 @@ function truncate(blocks: Uint8Array, bits: number): Uint8Array {
  */
 async function importHmacKey(key: Uint8Array, hash: HashInfo['webcrypto']): Promise<WebCryptoKey> {
   const raw = key.length === 0 ? new Uint8Array(1) : key;
-  return crypto.subtle.importKey('raw', raw, { name: 'HMAC', hash }, false, ['sign']);
+  return crypto.subtle.importKey('raw', raw as Uint8Array<ArrayBuffer>, { name: 'HMAC', hash }, false, [
+    'sign',
+  ]);
 }
 
 /**
@@ -90,7 +92,11 @@ export async function kdfa(
   const blocks: Uint8Array[] = [];
   const n = Math.ceil(bits / 8 / info.size);
   for (let i = 1; i <= n; i++) {
-    blocks.push(new Uint8Array(await crypto.subtle.sign('HMAC', hmacKey, concatBytes(u32(i), fixed))));
+    blocks.push(
+      new Uint8Array(
+        await crypto.subtle.sign('HMAC', hmacKey, concatBytes(u32(i), fixed) as Uint8Array<ArrayBuffer>),
+      ),
+    );
   }
   return truncate(concatBytes(...blocks), bits);
 }
@@ -117,7 +123,11 @@ export async function kdfe(
   const blocks: Uint8Array[] = [];
   const n = Math.ceil(bits / 8 / info.size);
   for (let i = 1; i <= n; i++) {
-    blocks.push(new Uint8Array(await crypto.subtle.digest(info.webcrypto, concatBytes(u32(i), other))));
+    blocks.push(
+      new Uint8Array(
+        await crypto.subtle.digest(info.webcrypto, concatBytes(u32(i), other) as Uint8Array<ArrayBuffer>),
+      ),
+    );
   }
   return truncate(concatBytes(...blocks), bits);
 }

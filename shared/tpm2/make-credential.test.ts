@@ -56,8 +56,8 @@ function eccEk(x: Uint8Array, y: Uint8Array): EccPublic {
     y,
   };
 }
-function pemBody(pem: string): Uint8Array {
-  return b64(pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''));
+function pemBody(pem: string): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(b64(pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, '')));
 }
 
 /**
@@ -71,10 +71,16 @@ async function unwrapCredential(blob: Uint8Array, seed: Uint8Array, name: Uint8A
   const integrity = inner.tpm2b('integrityHMAC');
   const encIdentity = inner.rest();
   const hmacKey = await kdfa(TPM_ALG.SHA256, seed, 'INTEGRITY', new Uint8Array(), new Uint8Array(), 256);
-  const key = await crypto.subtle.importKey('raw', hmacKey, { name: 'HMAC', hash: 'SHA-256' }, false, [
-    'sign',
-  ]);
-  const expected = new Uint8Array(await crypto.subtle.sign('HMAC', key, concatBytes(encIdentity, name)));
+  const key = await crypto.subtle.importKey(
+    'raw',
+    new Uint8Array(hmacKey),
+    { name: 'HMAC', hash: 'SHA-256' },
+    false,
+    ['sign'],
+  );
+  const expected = new Uint8Array(
+    await crypto.subtle.sign('HMAC', key, new Uint8Array(concatBytes(encIdentity, name))),
+  );
   if (!timingSafeEqual(expected, integrity)) throw new Error('integrity check failed');
   const symKey = await kdfa(TPM_ALG.SHA256, seed, 'STORAGE', name, new Uint8Array(), 128);
   const plain = new ByteReader(await aesCfbDecrypt(symKey, new Uint8Array(16), encIdentity), 'TPM2B_DIGEST');
@@ -204,9 +210,9 @@ describe('makeCredential', () => {
     const es = new ByteReader(out.encryptedSecret, 'TPM2B_ENCRYPTED_SECRET');
     const seed = new Uint8Array(
       await crypto.subtle.decrypt(
-        { name: 'RSA-OAEP', label: oaepLabel('IDENTITY') },
+        { name: 'RSA-OAEP', label: new Uint8Array(oaepLabel('IDENTITY')) },
         pair.privateKey,
-        es.tpm2b('secret'),
+        new Uint8Array(es.tpm2b('secret')),
       ),
     );
     expect(seed).toHaveLength(32);

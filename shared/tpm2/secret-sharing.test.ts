@@ -107,7 +107,13 @@ async function rsaDecrypt(
   ct: Uint8Array,
 ): Promise<string> {
   return toHex(
-    new Uint8Array(await crypto.subtle.decrypt({ name: 'RSA-OAEP', label: oaepLabel(label) }, key, ct)),
+    new Uint8Array(
+      await crypto.subtle.decrypt(
+        { name: 'RSA-OAEP', label: new Uint8Array(oaepLabel(label)) },
+        key,
+        new Uint8Array(ct),
+      ),
+    ),
   );
 }
 

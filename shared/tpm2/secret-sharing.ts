@@ -5,6 +5,7 @@ import { kdfe } from './kdf.ts';
 import { marshalEccPoint } from './structures/ecc-point.ts';
 import type { EccPublic, RsaPublic, TpmtPublic } from './structures/public.ts';
 import { eccCurve, hashAlgorithm, padToField, publicKeyToCryptoKey } from './structures/public.ts';
+import type { WebCryptoKey } from './webcrypto-types.ts';
 
 /**
  * "Secret sharing" (TPM 2.0 Part 1 §11.4.10.x / Annex B.10 and C.6.x): how a remote party hands a seed
@@ -56,7 +57,7 @@ async function shareWithRsa(key: RsaPublic, label: string, random: RandomSource)
     await crypto.subtle.encrypt(
       { name: 'RSA-OAEP', label: oaepLabel(label) as Uint8Array<ArrayBuffer> },
       publicKey,
-      seed,
+      seed as Uint8Array<ArrayBuffer>,
     ),
   );
   return { seed, encryptedSecret };
@@ -149,10 +150,19 @@ async function ephemeralKey(
       true,
       ['deriveBits'],
     );
-    const jwk = await crypto.subtle.exportKey('jwk', privateKey);
+    const jwk = (await crypto.subtle.exportKey('jwk', privateKey)) as { x?: string; y?: string };
     return { privateKey, x: fromBase64Url(jwk.x), y: fromBase64Url(jwk.y) };
   }
   throw new TpmError('MALFORMED_STRUCTURE', 'random source never produced a valid ECC private key');
+}
+
+/**
+ * The ECDH parameters naming the peer key. WebCrypto calls the member `public`; the Workers type
+ * declarations spell it `$public` (a reserved-word workaround), so the object is cast to whatever the
+ * ambient `deriveBits` declares. Both runtimes read `public`.
+ */
+function ecdhWith(peer: WebCryptoKey): Parameters<typeof crypto.subtle.deriveBits>[0] {
+  return { name: 'ECDH', public: peer } as unknown as Parameters<typeof crypto.subtle.deriveBits>[0];
 }
 
 async function shareWithEcc(key: EccPublic, label: string, random: RandomSource): Promise<SharedSecret> {
@@ -161,9 +171,7 @@ async function shareWithEcc(key: EccPublic, label: string, random: RandomSource)
   const publicKey = await publicKeyToCryptoKey(key, 'ecdh');
   const eph = await ephemeralKey(namedCurve, size, random);
   // deriveBits gives the x-coordinate of d·Q, already the full field size (Z in SP 800-56A).
-  const z = new Uint8Array(
-    await crypto.subtle.deriveBits({ name: 'ECDH', public: publicKey }, eph.privateKey, size * 8),
-  );
+  const z = new Uint8Array(await crypto.subtle.deriveBits(ecdhWith(publicKey), eph.privateKey, size * 8));
   const keyX = padToField(key.x, size, 'TPMT_PUBLIC.unique.x');
   const seed = await kdfe(key.nameAlg, z, label, eph.x, keyX, digest.size * 8);
   return { seed, encryptedSecret: marshalEccPoint({ x: eph.x, y: eph.y }) };

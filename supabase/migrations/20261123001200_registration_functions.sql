@@ -74,8 +74,10 @@ $$;
 comment on function public.consume_challenge(text, text, text, text) is
   'Consumes a nonce once: install nonces bound to the given token (which must still be usable), session/reattestation nonces bound to the given active node.';
 
+-- Every API function returns at least two columns: PostgREST serialises a one-column RETURNS TABLE
+-- as bare values rather than objects, and the adapters read rows by column name.
 create or replace function public.check_ek_available(p_ek_fingerprint text)
-returns table (available boolean)
+returns table (ek_fingerprint text, available boolean)
 language plpgsql stable security definer set search_path = '' as $$
 begin
   perform private.require_sha256(p_ek_fingerprint, 'EK fingerprint');
@@ -83,7 +85,7 @@ begin
     raise exception using errcode = 'P0001', message = 'EK_ALREADY_REGISTERED',
       detail = 'this TPM already belongs to a node that is not revoked';
   end if;
-  return query select true;
+  return query select p_ek_fingerprint, true;
 end
 $$;
 comment on function public.check_ek_available(text) is
@@ -207,10 +209,11 @@ comment on function public.complete_registration(uuid, text, text) is
   'activate: checks the secret hash (a wrong one counts an attempt and returns error_code ACTIVATION_FAILED), then in one transaction consumes the token, creates node and credentials, closes the activation and records history. Any failure leaves nothing behind.';
 
 create or replace function public.record_registration_failure(p_install_token_hash text, p_reason text, p_details jsonb default '{}'::jsonb)
-returns table (recorded boolean)
+returns table (recorded boolean, attestation_id bigint)
 language plpgsql volatile security definer set search_path = '' as $$
 declare
   v_token_id uuid;
+  v_id bigint;
 begin
   if p_reason is null or p_reason !~ '^[A-Z][A-Z0-9_]*$' then
     raise exception using errcode = 'P0001', message = 'VALIDATION_FAILED', detail = 'reason must be an upper-case reason code';
@@ -218,12 +221,13 @@ begin
   select t.id into v_token_id from public.install_tokens t where t.token_hash = p_install_token_hash;
   -- A registration with an unknown token has nothing to attach history to (and must not create rows).
   if v_token_id is null then
-    return query select false;
+    return query select false, null::bigint;
     return;
   end if;
   insert into public.attestations (install_token_id, kind, result, reason, details)
-  values (v_token_id, 'registration', 'failed', p_reason, coalesce(p_details, '{}'::jsonb));
-  return query select true;
+  values (v_token_id, 'registration', 'failed', p_reason, coalesce(p_details, '{}'::jsonb))
+  returning id into v_id;
+  return query select true, v_id;
 end
 $$;
 comment on function public.record_registration_failure(text, text, jsonb) is

@@ -2,7 +2,7 @@
 -- The node-key signature over the challenge is checked by the Worker (with the public key returned here).
 
 create or replace function public.issue_node_challenge(p_node_id text, p_nonce_hash text)
-returns table (expires_at timestamptz)
+returns table (node_id text, expires_at timestamptz)
 language plpgsql volatile security definer set search_path = '' as $$
 #variable_conflict use_column
 declare
@@ -21,7 +21,7 @@ begin
   exception when unique_violation then
     raise exception using errcode = 'P0001', message = 'CONFLICT', detail = 'nonce reused; generate a fresh one';
   end;
-  return query select v_expires;
+  return query select p_node_id, v_expires;
 end
 $$;
 comment on function public.issue_node_challenge(text, text) is

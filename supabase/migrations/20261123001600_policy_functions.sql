@@ -114,7 +114,7 @@ comment on function public.add_ek_anchor(text, text, text, text, text) is
   'Admin: adds an extra EK trust anchor (CONFLICT if the certificate is one already); audited.';
 
 create or replace function public.delete_ek_anchor(p_id uuid, p_actor text)
-returns table (id uuid)
+returns table (id uuid, fingerprint text)
 language plpgsql volatile security definer set search_path = '' as $$
 #variable_conflict use_column
 declare
@@ -127,7 +127,7 @@ begin
   insert into public.audit_events (source, action, actor, auth_uid, details)
   values ('admin_api', 'ek_anchor.deleted', p_actor, auth.uid(),
     jsonb_build_object('id', v.id, 'label', v.label, 'subject', v.subject, 'fingerprint', v.fingerprint));
-  return query select v.id;
+  return query select v.id, v.fingerprint;
 end
 $$;
 comment on function public.delete_ek_anchor(uuid, text) is 'Admin: removes an extra EK trust anchor (NOT_FOUND if unknown); audited.';

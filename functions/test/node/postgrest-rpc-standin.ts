@@ -107,11 +107,8 @@ export function createPostgrestRpcStandin(databaseUrl: string): PostgrestRpcStan
         hint: null,
       });
     }
-    // Typed by the casts below; postgres.js serialises each value by that type (JSON values as JSON).
-    const values = names.map((n) => {
-      const v = body[n];
-      return v === null || v === undefined ? null : typeof v === 'object' ? v : String(v);
-    });
+    // Typed by the casts below; postgres.js serialises each JSON value by that type.
+    const values = names.map((n) => body[n] ?? null);
     const list = names.map((n, i) => `${n} => $${i + 1}::${byName.get(n)!.type}`).join(', ');
     try {
       const [row] = await sql.begin(async (tx) => {
