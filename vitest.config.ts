@@ -1,5 +1,15 @@
 import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
 import { defineConfig } from 'vitest/config';
+import { generateSigningKeySet } from './scripts/lib/dev-secrets.ts';
+
+/** Secrets for the Worker under test: fresh per run, never the developer's .dev.vars. */
+export const WORKER_TEST_BINDINGS = {
+  ENVIRONMENT: 'test',
+  JWT_ISSUER: 'https://noderr-trust.test',
+  DAPP_ORIGINS: 'https://dapp.test',
+  NODE_JWT_KEYS: await generateSigningKeySet(),
+  SUPABASE_JWT_SECRET: 'test-only-supabase-jwt-secret-0123456789abcdef',
+};
 
 /**
  * One suite, three projects:
@@ -40,6 +50,7 @@ export default defineConfig({
             wrangler: { configPath: './wrangler.toml' },
             miniflare: {
               hyperdrives: { HYPERDRIVE: inject('databaseUrl') },
+              bindings: WORKER_TEST_BINDINGS,
             },
           })),
         ],

@@ -8,7 +8,7 @@
  * Sources (see shared/tpm2/ek-roots/README.md): the tpm-ca-certificates bundle (roots + intermediates,
  * PEM with comment headers) and Google Cloud's vTPM EK CAs (DER files, listed below by role).
  */
-import '../shared/tpm2/reflect-metadata-shim.ts';
+import 'reflect-metadata';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,3 +1,4 @@
+import 'reflect-metadata';
 import { env } from 'cloudflare:workers';
 import { createApp } from './app.ts';
 import { loadConfig } from './config.ts';

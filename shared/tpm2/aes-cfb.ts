@@ -10,8 +10,8 @@ import type { WebCryptoKey } from './webcrypto-types.ts';
  * cipher E_K on one block; AES-CTR supplies it: encrypting a block P under AES-CTR with a 128-bit counter
  * field whose initial value is C gives P XOR E_K(C) (a single block never increments the counter). That
  * is exactly one CFB step, C_i = P_i XOR E_K(C_{i-1}) with C_0 = IV, and a short final block just
- * truncates the keystream as CFB does. Verified byte-identical to OpenSSL aes-128-cfb and to go-tpm's
- * MakeCredential output (make-credential.test.ts).
+ * truncates the keystream as CFB does. Checked against the NIST SP 800-38A CFB128-AES128 example, go-tpm's
+ * MakeCredential output, and TPM2_ActivateCredential on swtpm (make-credential*.test.ts).
  */
 
 const BLOCK = 16;

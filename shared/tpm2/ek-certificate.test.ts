@@ -1,4 +1,4 @@
-import './reflect-metadata-shim.ts';
+import 'reflect-metadata';
 import { readFileSync } from 'node:fs';
 import {
   BasicConstraintsExtension,
@@ -8,6 +8,7 @@ import {
   X509Certificate,
   X509CertificateGenerator,
 } from '@peculiar/x509';
+import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { concatBytes, fromBase64 } from '../encoding/bytes.ts';
 import { TPM_ALG, TPM_ECC } from './constants.ts';
@@ -20,6 +21,7 @@ import {
   verifyEkCertificate,
 } from './ek-certificate.ts';
 import { EK_ROOTS_BUNDLE_DATE } from './ek-roots/bundle.ts';
+import { TpmError } from './errors.ts';
 import type { EccPublic, RsaPublic, TpmtPublic } from './structures/public.ts';
 
 const SAMPLE = new URL('../../../shared/vectors/swtpm-sample/', import.meta.url);
@@ -319,6 +321,34 @@ describe('verifyEkCertificate with swtpm sample certificates', () => {
         trustAnchors: swtpmCa,
       }),
     ).rejects.toMatchObject({ reason: 'MALFORMED_STRUCTURE' });
+  });
+
+  it('never accepts a certificate with a mutated TBS and fails only with typed errors (property, 400 mutations)', async () => {
+    // The signed part: outer SEQUENCE header (4 bytes) + tbsCertificate (its own 4-byte header + content).
+    // Bytes outside it (e.g. the outer AlgorithmIdentifier's NULL parameters) are not covered by the signature.
+    expect(Array.from(rsaCert.subarray(0, 2))).toEqual([0x30, 0x82]);
+    expect(Array.from(rsaCert.subarray(4, 6))).toEqual([0x30, 0x82]);
+    const tbsEnd = 4 + 4 + (((rsaCert[6] ?? 0) << 8) | (rsaCert[7] ?? 0));
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.nat(tbsEnd - 1), fc.integer({ min: 1, max: 255 })), {
+          minLength: 1,
+          maxLength: 4,
+        }),
+        async (flips) => {
+          const bad = rsaCert.slice();
+          for (const [i, x] of flips) bad[i] = (bad[i] ?? 0) ^ x;
+          try {
+            await verifyEkCertificate({ certificate: bad, ekPublic: ekRsa, trustAnchors: swtpmCa, now: NOW });
+          } catch (e) {
+            expect(e).toBeInstanceOf(TpmError);
+            return;
+          }
+          throw new Error(`a mutated certificate was accepted: ${JSON.stringify(flips)}`);
+        },
+      ),
+      { numRuns: 400 },
+    );
   });
 
   it('rejects a certificate whose signature was altered with EK_CERT_UNTRUSTED', async () => {

@@ -1,4 +1,4 @@
-import './reflect-metadata-shim.ts';
+import 'reflect-metadata';
 import {
   BasicConstraintsExtension,
   ExtendedKeyUsageExtension,
@@ -446,6 +446,19 @@ async function checkEkMatches(cert: X509Certificate, ek: TpmtPublic): Promise<vo
  * const info = await verifyEkCertificate({ certificate: nvBytes, ekPublic, trustAnchors: defaultTrustStore() });
  */
 export async function verifyEkCertificate(input: VerifyEkCertificateInput): Promise<EkCertificateInfo> {
+  try {
+    return await verifyEkCertificateUnguarded(input);
+  } catch (e) {
+    if (e instanceof TpmError) throw e;
+    // @peculiar/x509 decodes some extensions lazily; a malformed one surfaces here, not at parse time.
+    throw new TpmError(
+      'MALFORMED_STRUCTURE',
+      `EK certificate: ${e instanceof Error ? e.message : String(e)}`,
+    );
+  }
+}
+
+async function verifyEkCertificateUnguarded(input: VerifyEkCertificateInput): Promise<EkCertificateInfo> {
   const { ekPublic, trustAnchors, now = new Date() } = input;
   const der = extractCertificateDer(input.certificate);
   const leaf = parseCertificate(der, 'EK certificate');

@@ -21,6 +21,8 @@ export const TPM_REASONS = [
   'EK_CERT_REQUIRED',
   'EK_MISMATCH',
   'CLOCK_REGRESSION',
+  'EVENT_LOG_INVALID',
+  'EVENT_LOG_MISMATCH',
 ] as const;
 
 export type TpmReason = (typeof TPM_REASONS)[number];
@@ -28,10 +30,13 @@ export type TpmReason = (typeof TPM_REASONS)[number];
 /** A typed rejection: every parser and verifier in tpm2-ts throws only this. */
 export class TpmError extends Error {
   readonly reason: TpmReason;
-  constructor(reason: TpmReason, message: string) {
+  /** Machine-readable specifics, e.g. `{ rule: 'kernelSha256Allowlist' }` or `{ bank: 'sha256', pcr: 7 }`. */
+  readonly details: Readonly<Record<string, string | number | boolean>> | undefined;
+  constructor(reason: TpmReason, message: string, details?: Readonly<Record<string, string | number | boolean>>) {
     super(message);
     this.name = 'TpmError';
     this.reason = reason;
+    this.details = details;
   }
 }
 

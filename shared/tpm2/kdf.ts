@@ -40,7 +40,8 @@ function u32(v: number): Uint8Array {
 /** The label is a NUL-terminated string in the KDF input (Part 1: "label … including the terminating zero"). */
 function labelBytes(label: string | Uint8Array): Uint8Array {
   const l = typeof label === 'string' ? utf8.encode(label) : label;
-  // A label given with its NUL already (as tpm2-tools writes "IDENTITY\0") must not get a second one.
+  // As the reference implementation (CryptKDFa): add the NUL only if the label does not already end
+  // in one, so "IDENTITY" and "IDENTITY\0" derive the same key; an empty label becomes a single 0x00.
   return l.length > 0 && l[l.length - 1] === 0 ? l : concatBytes(l, Uint8Array.of(0));
 }
 

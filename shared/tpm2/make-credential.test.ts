@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { concatBytes, fromBase64, fromHex, timingSafeEqual, toHex } from '../encoding/bytes.ts';
 import { aesCfbDecrypt, aesCfbEncrypt } from './aes-cfb.ts';
 import { TPM_ALG, TPM_ECC } from './constants.ts';
 import { ByteReader } from './cursor.ts';
+import { TpmError } from './errors.ts';
 import { kdfa, kdfe } from './kdf.ts';
 import { makeCredential, marshalTpm2ToolsCredential, wrapCredential } from './make-credential.ts';
 import { oaepLabel } from './secret-sharing.ts';
@@ -324,6 +326,22 @@ describe('makeCredential', () => {
         reason: 'MALFORMED_STRUCTURE',
       });
     }
+  });
+
+  it('rejects an ECC EK whose point is not on the curve with MALFORMED_STRUCTURE (property, 100 random points)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        async (x, y) => {
+          const p = makeCredential({ ekPublic: eccEk(x, y), objectName: akName, secret: credential });
+          // A random (x, y) is on P-256 with negligible probability; an invalid-curve point must never be used.
+          await expect(p).rejects.toBeInstanceOf(TpmError);
+          await expect(p).rejects.toMatchObject({ reason: 'MALFORMED_STRUCTURE' });
+        },
+      ),
+      { numRuns: 100 },
+    );
   });
 
   it('rejects an RSA EK below 2048 bits with UNSUPPORTED_ALGORITHM', async () => {

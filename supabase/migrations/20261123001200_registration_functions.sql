@@ -47,7 +47,7 @@ comment on function private.check_node_status(public.node_identities) is
 
 create or replace function public.consume_challenge(
   p_nonce_hash text, p_purpose text, p_install_token_hash text default null, p_node_id text default null
-) returns table (challenge_id uuid, purpose text, install_token_id uuid, node_id text, expires_at timestamptz)
+) returns table (challenge_id uuid, purpose text, install_token_id uuid, node_id text, tier text, expires_at timestamptz)
 language plpgsql volatile security definer set search_path = '' as $$
 #variable_conflict use_column
 declare
@@ -68,11 +68,12 @@ begin
   else
     raise exception using errcode = 'P0001', message = 'VALIDATION_FAILED', detail = 'purpose must be install, session or reattestation';
   end if;
-  return query select v.id, v.purpose, v.install_token_id, v.node_id, v.expires_at;
+  -- The tier names the policy the caller verifies the answer against.
+  return query select v.id, v.purpose, v.install_token_id, v.node_id, coalesce(v_token.tier, v_node.tier), v.expires_at;
 end
 $$;
 comment on function public.consume_challenge(text, text, text, text) is
-  'Consumes a nonce once: install nonces bound to the given token (which must still be usable), session/reattestation nonces bound to the given active node.';
+  'Consumes a nonce once: install nonces bound to the given token (which must still be usable), session/reattestation nonces bound to the given active node. Returns the tier of that token or node.';
 
 -- Every API function returns at least two columns: PostgREST serialises a one-column RETURNS TABLE
 -- as bare values rather than objects, and the adapters read rows by column name.

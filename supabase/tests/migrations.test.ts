@@ -3,8 +3,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { pgcrypto } from '@electric-sql/pglite/contrib/pgcrypto';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import postgres from 'postgres';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createPostgresStorage } from '../../functions/src/storage/postgres.ts';
 import { randomHash, registerNode } from '../../functions/test/node/storage-fixtures.ts';
 import { freePort } from '../../scripts/lib/free-port.ts';
@@ -39,9 +38,11 @@ describe('migrations on PostgreSQL 15', () => {
     expect(first).toEqual({ applied: ALL, skipped: [] });
     const db = postgres(url, { max: 1, onnotice: () => {} });
     try {
-      const recorded = await db`select version || '_' || name as m from supabase_migrations.schema_migrations order by version`;
+      const recorded =
+        await db`select version || '_' || name as m from supabase_migrations.schema_migrations order by version`;
       expect(recorded.map((r) => r.m)).toEqual(ALL);
-      const snapshot = () => db`select count(*)::int as n from pg_proc p join pg_namespace s on s.oid = p.pronamespace
+      const snapshot =
+        () => db`select count(*)::int as n from pg_proc p join pg_namespace s on s.oid = p.pronamespace
                                 where s.nspname in ('public', 'private')`;
       const before = await snapshot();
       const second = await applyMigrations(url);
@@ -62,7 +63,8 @@ describe('migrations on PostgreSQL 15', () => {
         where n.nspname = 'public' and c.relkind = 'r'
           and (obj_description(c.oid, 'pg_class') is null or (a.attnum is not null and col_description(c.oid, a.attnum) is null))`;
       expect(missing).toEqual([]);
-      const undocumented = await db`select p.proname from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+      const undocumented =
+        await db`select p.proname from pg_proc p join pg_namespace n on n.oid = p.pronamespace
                                     where n.nspname in ('public', 'private') and obj_description(p.oid, 'pg_proc') is null`;
       expect(undocumented).toEqual([]);
     } finally {
@@ -99,9 +101,17 @@ describe('migrations on PGlite (PostgreSQL 18 in wasm, as npm start serves it)',
     const node = await registerNode(storage);
     const nonceHash = randomHash();
     await storage.issueNodeChallenge(node.nodeId, nonceHash);
-    const session = await storage.beginNodeSession({ nodeId: node.nodeId, apiKeyHash: node.apiKeyHash, nonceHash });
+    const session = await storage.beginNodeSession({
+      nodeId: node.nodeId,
+      apiKeyHash: node.apiKeyHash,
+      nonceHash,
+    });
     expect(session.status).toBe('active');
-    const hb = await storage.recordHeartbeat({ nodeId: node.nodeId, metrics: { uptime: 1 }, minWriteIntervalSeconds: 60 });
+    const hb = await storage.recordHeartbeat({
+      nodeId: node.nodeId,
+      metrics: { uptime: 1 },
+      minWriteIntervalSeconds: 60,
+    });
     expect(hb.lastSeenWritten).toBe(true);
     await storage.setNodeStatus({ nodeId: node.nodeId, status: 'revoked', reason: 'test', actor: 'admin' });
     await expect(

@@ -1,5 +1,8 @@
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { StorageError } from '../../functions/src/storage/errors.ts';
+import type { Storage } from '../../functions/src/storage/port.ts';
+import { createPostgresStorage } from '../../functions/src/storage/postgres.ts';
 import {
   issueToken,
   pendingRegistration,
@@ -7,9 +10,6 @@ import {
   registerNode,
   sha256,
 } from '../../functions/test/node/storage-fixtures.ts';
-import { StorageError } from '../../functions/src/storage/errors.ts';
-import type { Storage } from '../../functions/src/storage/port.ts';
-import { createPostgresStorage } from '../../functions/src/storage/postgres.ts';
 import { createTestDatabase } from '../../scripts/test/database.ts';
 
 /**
@@ -101,7 +101,9 @@ describe('races on PostgreSQL 15', () => {
     await storage.beginInstall({ tokenHash: token.tokenHash, nonceHash });
     const racers = await contenders(30);
     const results = await Promise.allSettled(
-      racers.map((s) => s.consumeChallenge({ purpose: 'install', nonceHash, installTokenHash: token.tokenHash })),
+      racers.map((s) =>
+        s.consumeChallenge({ purpose: 'install', nonceHash, installTokenHash: token.tokenHash }),
+      ),
     );
     const codes = results.map(codeOf);
     expect(codes.filter((c) => c === 'ok')).toHaveLength(1);
@@ -126,7 +128,11 @@ describe('races on PostgreSQL 15', () => {
     const racers = await contenders(10);
     const results = await Promise.allSettled(
       racers.map((s) =>
-        s.completeRegistration({ activationId: p.activationId, secretHash: randomHash(), apiKeyHash: randomHash() }),
+        s.completeRegistration({
+          activationId: p.activationId,
+          secretHash: randomHash(),
+          apiKeyHash: randomHash(),
+        }),
       ),
     );
     const codes = results.map(codeOf);

@@ -17,13 +17,15 @@ describe('row level security and privileges', () => {
     const { url } = await createTestDatabase();
     db = postgres(url, { max: 1, onnotice: () => {} });
     tables = (
-      await db<{ name: string }[]>`select c.relname as name from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      await db<
+        { name: string }[]
+      >`select c.relname as name from pg_class c join pg_namespace n on n.oid = c.relnamespace
                                   where n.nspname = 'public' and c.relkind = 'r' order by 1`
     ).map((r) => r.name);
     for (const r of await db<{ t: string; c: string }[]>`
       select table_name as t, column_name as c from information_schema.columns
       where table_schema = 'public' and is_identity = 'NO' order by ordinal_position desc`) {
-      updatableColumn.set(r.t, r.c);  // ends on the first updatable (non-identity) column
+      updatableColumn.set(r.t, r.c); // ends on the first updatable (non-identity) column
     }
     // A call with every argument null: enough to hit the privilege check, which comes first.
     functions = await db<{ name: string; signature: string; call: string }[]>`
@@ -65,7 +67,8 @@ describe('row level security and privileges', () => {
   });
 
   it('has RLS enabled on every table', async () => {
-    const rows = await db`select c.relname, c.relrowsecurity from pg_class c join pg_namespace n on n.oid = c.relnamespace
+    const rows =
+      await db`select c.relname, c.relrowsecurity from pg_class c join pg_namespace n on n.oid = c.relnamespace
                           where n.nspname = 'public' and c.relkind = 'r' and not c.relrowsecurity`;
     expect(rows).toEqual([]);
   });
@@ -74,9 +77,13 @@ describe('row level security and privileges', () => {
     it(`${role}: every table is unreadable and unwritable (permission denied, 42501)`, async () => {
       for (const t of tables) {
         expect(await as(role, `select * from public.${t} limit 1`), `select ${t}`).toEqual({ code: '42501' });
-        expect(await as(role, `insert into public.${t} default values`), `insert ${t}`).toEqual({ code: '42501' });
+        expect(await as(role, `insert into public.${t} default values`), `insert ${t}`).toEqual({
+          code: '42501',
+        });
         const column = updatableColumn.get(t)!;
-        expect(await as(role, `update public.${t} set ${column} = ${column}`), `update ${t}`).toEqual({ code: '42501' });
+        expect(await as(role, `update public.${t} set ${column} = ${column}`), `update ${t}`).toEqual({
+          code: '42501',
+        });
         expect(await as(role, `delete from public.${t}`), `delete ${t}`).toEqual({ code: '42501' });
       }
     });
@@ -89,16 +96,19 @@ describe('row level security and privileges', () => {
   }
 
   it('RLS still hides every row if a grant slips through (no policies exist)', async () => {
-    const rows = await db.begin(async (tx) => {
-      await tx`grant select on public.install_tokens, public.node_identities to anon`;
-      await tx`set local role anon`;
-      const r = await tx`select (select count(*) from public.install_tokens)::int as tokens,
+    const rows = await db
+      .begin(async (tx) => {
+        await tx`grant select on public.install_tokens, public.node_identities to anon`;
+        await tx`set local role anon`;
+        const r = await tx`select (select count(*) from public.install_tokens)::int as tokens,
                                 (select count(*) from public.node_identities)::int as nodes`;
-      await tx`reset role`;
-      throw Object.assign(new Error('rollback'), { rows: r });
-    }).catch((e: { rows?: unknown }) => e.rows);
+        await tx`reset role`;
+        throw Object.assign(new Error('rollback'), { rows: r });
+      })
+      .catch((e: { rows?: unknown }) => e.rows);
     expect(rows).toEqual([{ tokens: 0, nodes: 0 }]);
-    const [still] = await db`select has_table_privilege('anon', 'public.install_tokens', 'select') as granted`;
+    const [still] =
+      await db`select has_table_privilege('anon', 'public.install_tokens', 'select') as granted`;
     expect(still?.granted).toBe(false);
     const [policies] = await db`select count(*)::int as n from pg_policies where schemaname = 'public'`;
     expect(policies?.n).toBe(0);
@@ -106,7 +116,9 @@ describe('row level security and privileges', () => {
 
   it('service_role executes every function and reads tables, but cannot write them directly', async () => {
     for (const f of functions) {
-      const [row] = await db<{ ok: boolean }[]>`select has_function_privilege('service_role', ${f.signature}, 'execute') as ok`;
+      const [row] = await db<
+        { ok: boolean }[]
+      >`select has_function_privilege('service_role', ${f.signature}, 'execute') as ok`;
       expect(row?.ok, f.signature).toBe(true);
     }
     for (const t of tables) {

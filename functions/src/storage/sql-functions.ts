@@ -76,6 +76,7 @@ export function createSqlFunctionStorage(rpc: Rpc, ping: () => Promise<void>): S
         purpose: purpose === 'install' || purpose === 'session' ? purpose : 'reattestation',
         installTokenId: r.textOrNull(row, 'install_token_id'),
         nodeId: r.textOrNull(row, 'node_id'),
+        tier: r.tier(row),
         expiresAt: r.time(row, 'expires_at'),
       };
     },

@@ -84,6 +84,8 @@ export interface ConsumedChallenge {
   purpose: ChallengePurpose;
   installTokenId: string | null;
   nodeId: string | null;
+  /** Tier of the bound token or node: the policy to verify the answer against. */
+  tier: Tier;
   expiresAt: Timestamp;
 }
 

@@ -1,8 +1,8 @@
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase } from '../../../scripts/test/database.ts';
 import { StorageError, type StorageErrorCode } from '../../src/storage/errors.ts';
 import type { Storage } from '../../src/storage/port.ts';
-import { createTestDatabase } from '../../../scripts/test/database.ts';
 import {
   ADMIN,
   AK_PUBLIC,
@@ -70,8 +70,16 @@ export function storageContract(adapter: string, factory: StorageFactory): void 
     describe('install tokens', () => {
       it('issues a token that lists as active and never exposes the token', async () => {
         const t = await issueToken(storage, 'GUARDIAN', 3);
-        const listed = (await storage.listInstallTokens({ status: 'active', limit: 1000 })).find((x) => x.id === t.id);
-        expect(listed).toMatchObject({ id: t.id, tier: 'GUARDIAN', os: 'linux', status: 'active', createdBy: ADMIN });
+        const listed = (await storage.listInstallTokens({ status: 'active', limit: 1000 })).find(
+          (x) => x.id === t.id,
+        );
+        expect(listed).toMatchObject({
+          id: t.id,
+          tier: 'GUARDIAN',
+          os: 'linux',
+          status: 'active',
+          createdBy: ADMIN,
+        });
         near(listed!.expiresAt, Date.now() + 3 * 24 * 60 * MINUTE);
         expect(JSON.stringify(listed)).not.toContain(t.tokenHash);
         const [audit] = await db`select source, actor from audit_events
@@ -94,9 +102,20 @@ export function storageContract(adapter: string, factory: StorageFactory): void 
       });
 
       it('rejects a lifetime outside 1..7 days and unknown tiers with VALIDATION_FAILED', async () => {
-        const base = { tokenHash: randomHash(), applicationId: APPLICATION_ID, os: 'linux' as const, actor: ADMIN };
-        await expectCode(storage.issueInstallToken({ ...base, tier: 'ALL', expiresInDays: 8 }), 'VALIDATION_FAILED');
-        await expectCode(storage.issueInstallToken({ ...base, tier: 'ALL', expiresInDays: 0 }), 'VALIDATION_FAILED');
+        const base = {
+          tokenHash: randomHash(),
+          applicationId: APPLICATION_ID,
+          os: 'linux' as const,
+          actor: ADMIN,
+        };
+        await expectCode(
+          storage.issueInstallToken({ ...base, tier: 'ALL', expiresInDays: 8 }),
+          'VALIDATION_FAILED',
+        );
+        await expectCode(
+          storage.issueInstallToken({ ...base, tier: 'ALL', expiresInDays: 0 }),
+          'VALIDATION_FAILED',
+        );
         await expectCode(
           storage.issueInstallToken({ ...base, tier: 'GOLD' as 'ALL', expiresInDays: 1 }),
           'VALIDATION_FAILED',
@@ -124,7 +143,10 @@ export function storageContract(adapter: string, factory: StorageFactory): void 
         expect(revoked.status).toBe('revoked');
         const again = await storage.revokeInstallToken(t.id, ADMIN);
         expect(again.revokedAt).toBe(revoked.revokedAt);
-        await expectCode(storage.beginInstall({ tokenHash: t.tokenHash, nonceHash: randomHash() }), 'INSTALL_TOKEN_REVOKED');
+        await expectCode(
+          storage.beginInstall({ tokenHash: t.tokenHash, nonceHash: randomHash() }),
+          'INSTALL_TOKEN_REVOKED',
+        );
         const audits = await db`select source, actor from audit_events
                                 where install_token_id = ${t.id} and action = 'install_token.revoked'`;
         expect(audits).toEqual([{ source: 'admin_api', actor: ADMIN }]);
@@ -167,7 +189,10 @@ export function storageContract(adapter: string, factory: StorageFactory): void 
       });
 
       it('refuses unknown, used and expired tokens with their codes', async () => {
-        await expectCode(storage.beginInstall({ tokenHash: randomHash(), nonceHash: randomHash() }), 'INSTALL_TOKEN_INVALID');
+        await expectCode(
+          storage.beginInstall({ tokenHash: randomHash(), nonceHash: randomHash() }),
+          'INSTALL_TOKEN_INVALID',
+        );
         const node = await registerNode(storage);
         await expectCode(
           storage.beginInstall({ tokenHash: node.token.tokenHash, nonceHash: randomHash() }),
@@ -176,12 +201,18 @@ export function storageContract(adapter: string, factory: StorageFactory): void 
         const t = await issueToken(storage);
         await db`update install_tokens set created_at = now() - interval '7 days', expires_at = now() - interval '1 second'
                  where id = ${t.id}`;
-        await expectCode(storage.beginInstall({ tokenHash: t.tokenHash, nonceHash: randomHash() }), 'INSTALL_TOKEN_EXPIRED');
+        await expectCode(
+          storage.beginInstall({ tokenHash: t.tokenHash, nonceHash: randomHash() }),
+          'INSTALL_TOKEN_EXPIRED',
+        );
       });
 
       it('rejects a nonce hash that is not SHA-256 hex with VALIDATION_FAILED', async () => {
         const t = await issueToken(storage);
-        await expectCode(storage.beginInstall({ tokenHash: t.tokenHash, nonceHash: 'AB'.repeat(32) }), 'VALIDATION_FAILED');
+        await expectCode(
+          storage.beginInstall({ tokenHash: t.tokenHash, nonceHash: 'AB'.repeat(32) }),
+          'VALIDATION_FAILED',
+        );
       });
     });
 
@@ -190,8 +221,12 @@ export function storageContract(adapter: string, factory: StorageFactory): void 
         const t = await issueToken(storage);
         const nonceHash = randomHash();
         await storage.beginInstall({ tokenHash: t.tokenHash, nonceHash });
-        const c = await storage.consumeChallenge({ purpose: 'install', nonceHash, installTokenHash: t.tokenHash });
-        expect(c).toMatchObject({ purpose: 'install', installTokenId: t.id, nodeId: null });
+        const c = await storage.consumeChallenge({
+          purpose: 'install',
+          nonceHash,
+          installTokenHash: t.tokenHash,
+        });
+        expect(c).toMatchObject({ purpose: 'install', installTokenId: t.id, nodeId: null, tier: 'ORACLE' });
         await expectCode(
           storage.consumeChallenge({ purpose: 'install', nonceHash, installTokenHash: t.tokenHash }),
           'CHALLENGE_INVALID',
@@ -208,7 +243,11 @@ export function storageContract(adapter: string, factory: StorageFactory): void 
           'CHALLENGE_INVALID',
         );
         await expectCode(
-          storage.consumeChallenge({ purpose: 'install', nonceHash: randomHash(), installTokenHash: a.tokenHash }),
+          storage.consumeChallenge({
+            purpose: 'install',
+            nonceHash: randomHash(),
+            installTokenHash: a.tokenHash,
+          }),
           'CHALLENGE_INVALID',
         );
         // The failed attempt with the wrong token did not burn the nonce for its own token.
@@ -242,7 +281,12 @@ export function storageContract(adapter: string, factory: StorageFactory): void 
     describe('registration', () => {
       it('creates node and credentials in one call, consumes the token and keeps the attestation facts', async () => {
         const node = await registerNode(storage, { tier: 'GUARDIAN' });
-        expect(node).toMatchObject({ tier: 'GUARDIAN', os: 'linux', status: 'active', publicKey: PUBLIC_KEY });
+        expect(node).toMatchObject({
+          tier: 'GUARDIAN',
+          os: 'linux',
+          status: 'active',
+          publicKey: PUBLIC_KEY,
+        });
         expect(node.sessionTtlSeconds).toBe(900);
         near(node.credentialExpiresAt, Date.now() + 365 * 24 * 60 * MINUTE, 60_000);
         const record = await storage.getNode(node.nodeId);
@@ -257,11 +301,13 @@ export function storageContract(adapter: string, factory: StorageFactory): void 
           attestationData: { systemInfo: { hostname: 'node-1', cpuCores: 8 } },
         });
         near(record.attestationDueAt, Date.now() + 3600_000);
-        const [token] = await db`select is_used, used_by_node from install_tokens where id = ${node.token.id}`;
+        const [token] =
+          await db`select is_used, used_by_node from install_tokens where id = ${node.token.id}`;
         expect(token).toEqual({ is_used: true, used_by_node: node.nodeId });
         const history = await db`select kind, result from attestations where node_id = ${node.nodeId}`;
         expect(history).toEqual([{ kind: 'registration', result: 'passed' }]);
-        const audit = await db`select action, source from audit_events where node_id = ${node.nodeId} order by id`;
+        const audit =
+          await db`select action, source from audit_events where node_id = ${node.nodeId} order by id`;
         expect(audit).toEqual([
           { action: 'node.registered', source: 'node' },
           { action: 'install_token.used', source: 'node' },
@@ -285,18 +331,30 @@ export function storageContract(adapter: string, factory: StorageFactory): void 
 
       it('refuses unknown and expired activations with ACTIVATION_NOT_FOUND, malformed ids with VALIDATION_FAILED', async () => {
         await expectCode(
-          storage.completeRegistration({ activationId: crypto.randomUUID(), secretHash: randomHash(), apiKeyHash: randomHash() }),
+          storage.completeRegistration({
+            activationId: crypto.randomUUID(),
+            secretHash: randomHash(),
+            apiKeyHash: randomHash(),
+          }),
           'ACTIVATION_NOT_FOUND',
         );
         await expectCode(
-          storage.completeRegistration({ activationId: 'not-a-uuid', secretHash: randomHash(), apiKeyHash: randomHash() }),
+          storage.completeRegistration({
+            activationId: 'not-a-uuid',
+            secretHash: randomHash(),
+            apiKeyHash: randomHash(),
+          }),
           'VALIDATION_FAILED',
         );
         const p = await pendingRegistration(storage);
         await db`update pending_activations set created_at = now() - interval '11 minutes',
                  expires_at = now() - interval '1 minute' where id = ${p.activationId}`;
         await expectCode(
-          storage.completeRegistration({ activationId: p.activationId, secretHash: p.secretHash, apiKeyHash: randomHash() }),
+          storage.completeRegistration({
+            activationId: p.activationId,
+            secretHash: p.secretHash,
+            apiKeyHash: randomHash(),
+          }),
           'ACTIVATION_NOT_FOUND',
         );
       });
@@ -305,10 +363,15 @@ export function storageContract(adapter: string, factory: StorageFactory): void 
         const p = await pendingRegistration(storage);
         await storage.revokeInstallToken(p.token.id, ADMIN);
         await expectCode(
-          storage.completeRegistration({ activationId: p.activationId, secretHash: p.secretHash, apiKeyHash: randomHash() }),
+          storage.completeRegistration({
+            activationId: p.activationId,
+            secretHash: p.secretHash,
+            apiKeyHash: randomHash(),
+          }),
           'INSTALL_TOKEN_REVOKED',
         );
-        const [n] = await db`select (select count(*) from node_identities where node_id = ${p.nodeId})::int as nodes,
+        const [n] =
+          await db`select (select count(*) from node_identities where node_id = ${p.nodeId})::int as nodes,
                                     (select count(*) from node_credentials where node_id = ${p.nodeId})::int as creds,
                                     (select state from pending_activations where id = ${p.activationId}) as state`;
         expect(n).toEqual({ nodes: 0, creds: 0, state: 'pending' });
@@ -319,7 +382,11 @@ export function storageContract(adapter: string, factory: StorageFactory): void 
         await db`update install_tokens set created_at = now() - interval '7 days', expires_at = now() - interval '1 second'
                  where id = ${p.token.id}`;
         await expectCode(
-          storage.completeRegistration({ activationId: p.activationId, secretHash: p.secretHash, apiKeyHash: randomHash() }),
+          storage.completeRegistration({
+            activationId: p.activationId,
+            secretHash: p.secretHash,
+            apiKeyHash: randomHash(),
+          }),
           'INSTALL_TOKEN_EXPIRED',
         );
       });
@@ -328,9 +395,17 @@ export function storageContract(adapter: string, factory: StorageFactory): void 
         const token = await issueToken(storage);
         const first = await pendingRegistration(storage, { token });
         const second = await pendingRegistration(storage, { token });
-        await storage.completeRegistration({ activationId: first.activationId, secretHash: first.secretHash, apiKeyHash: randomHash() });
+        await storage.completeRegistration({
+          activationId: first.activationId,
+          secretHash: first.secretHash,
+          apiKeyHash: randomHash(),
+        });
         await expectCode(
-          storage.completeRegistration({ activationId: second.activationId, secretHash: second.secretHash, apiKeyHash: randomHash() }),
+          storage.completeRegistration({
+            activationId: second.activationId,
+            secretHash: second.secretHash,
+            apiKeyHash: randomHash(),
+          }),
           'INSTALL_TOKEN_USED',
         );
       });
@@ -338,8 +413,16 @@ export function storageContract(adapter: string, factory: StorageFactory): void 
       it('refuses an EK that belongs to a live node with EK_ALREADY_REGISTERED, until that node is revoked', async () => {
         const node = await registerNode(storage);
         await expectCode(storage.checkEkAvailable(node.ekFingerprint), 'EK_ALREADY_REGISTERED');
-        await expectCode(pendingRegistration(storage, { ekFingerprint: node.ekFingerprint }), 'EK_ALREADY_REGISTERED');
-        await storage.setNodeStatus({ nodeId: node.nodeId, status: 'revoked', reason: 'reinstall', actor: ADMIN });
+        await expectCode(
+          pendingRegistration(storage, { ekFingerprint: node.ekFingerprint }),
+          'EK_ALREADY_REGISTERED',
+        );
+        await storage.setNodeStatus({
+          nodeId: node.nodeId,
+          status: 'revoked',
+          reason: 'reinstall',
+          actor: ADMIN,
+        });
         await expect(storage.checkEkAvailable(node.ekFingerprint)).resolves.toBeUndefined();
         const again = await registerNode(storage, { ekFingerprint: node.ekFingerprint });
         expect(again.status).toBe('active');
@@ -349,9 +432,17 @@ export function storageContract(adapter: string, factory: StorageFactory): void 
         const ek = randomHash();
         const a = await pendingRegistration(storage, { ekFingerprint: ek });
         const b = await pendingRegistration(storage, { ekFingerprint: ek });
-        await storage.completeRegistration({ activationId: a.activationId, secretHash: a.secretHash, apiKeyHash: randomHash() });
+        await storage.completeRegistration({
+          activationId: a.activationId,
+          secretHash: a.secretHash,
+          apiKeyHash: randomHash(),
+        });
         await expectCode(
-          storage.completeRegistration({ activationId: b.activationId, secretHash: b.secretHash, apiKeyHash: randomHash() }),
+          storage.completeRegistration({
+            activationId: b.activationId,
+            secretHash: b.secretHash,
+            apiKeyHash: randomHash(),
+          }),
           'EK_ALREADY_REGISTERED',
         );
         const [t] = await db`select is_used from install_tokens where id = ${b.token.id}`;
@@ -403,7 +494,9 @@ export function storageContract(adapter: string, factory: StorageFactory): void 
 
       it('records a rejected registration against its token, and nothing for an unknown token', async () => {
         const t = await issueToken(storage);
-        expect(await storage.recordRegistrationFailure(t.tokenHash, 'EK_CERT_UNTRUSTED', { issuer: 'CN=x' })).toBe(true);
+        expect(
+          await storage.recordRegistrationFailure(t.tokenHash, 'EK_CERT_UNTRUSTED', { issuer: 'CN=x' }),
+        ).toBe(true);
         expect(await storage.recordRegistrationFailure(randomHash(), 'EK_CERT_UNTRUSTED')).toBe(false);
         const rows = await db`select kind, result, reason from attestations where install_token_id = ${t.id}`;
         expect(rows).toEqual([{ kind: 'registration', result: 'failed', reason: 'EK_CERT_UNTRUSTED' }]);
@@ -417,8 +510,18 @@ export function storageContract(adapter: string, factory: StorageFactory): void 
         const nonceHash = randomHash();
         const ch = await storage.issueNodeChallenge(node.nodeId, nonceHash);
         near(ch.expiresAt, Date.now() + 5 * MINUTE);
-        const s = await storage.beginNodeSession({ nodeId: node.nodeId, apiKeyHash: node.apiKeyHash, nonceHash });
-        expect(s).toMatchObject({ nodeId: node.nodeId, publicKey: PUBLIC_KEY, tier: 'ORACLE', status: 'active', sessionTtlSeconds: 900 });
+        const s = await storage.beginNodeSession({
+          nodeId: node.nodeId,
+          apiKeyHash: node.apiKeyHash,
+          nonceHash,
+        });
+        expect(s).toMatchObject({
+          nodeId: node.nodeId,
+          publicKey: PUBLIC_KEY,
+          tier: 'ORACLE',
+          status: 'active',
+          sessionTtlSeconds: 900,
+        });
       });
 
       it('refuses a challenge for an unknown node with NODE_NOT_FOUND', async () => {
@@ -472,13 +575,23 @@ export function storageContract(adapter: string, factory: StorageFactory): void 
         const node = await registerNode(storage);
         const nonceHash = randomHash();
         await storage.issueNodeChallenge(node.nodeId, nonceHash);
-        await storage.setNodeStatus({ nodeId: node.nodeId, status: 'suspended', reason: 'check', actor: ADMIN });
+        await storage.setNodeStatus({
+          nodeId: node.nodeId,
+          status: 'suspended',
+          reason: 'check',
+          actor: ADMIN,
+        });
         await expectCode(
           storage.beginNodeSession({ nodeId: node.nodeId, apiKeyHash: node.apiKeyHash, nonceHash }),
           'NODE_SUSPENDED',
         );
         await expectCode(storage.issueNodeChallenge(node.nodeId, randomHash()), 'NODE_SUSPENDED');
-        await storage.setNodeStatus({ nodeId: node.nodeId, status: 'revoked', reason: 'stolen', actor: ADMIN });
+        await storage.setNodeStatus({
+          nodeId: node.nodeId,
+          status: 'revoked',
+          reason: 'stolen',
+          actor: ADMIN,
+        });
         await expectCode(
           storage.beginNodeSession({ nodeId: node.nodeId, apiKeyHash: node.apiKeyHash, nonceHash }),
           'NODE_REVOKED',
@@ -488,7 +601,10 @@ export function storageContract(adapter: string, factory: StorageFactory): void 
     });
 
     describe('heartbeats', () => {
-      const beat = (nodeId: string, extra: { minWriteIntervalSeconds?: number; reattestationNonceHash?: string } = {}) =>
+      const beat = (
+        nodeId: string,
+        extra: { minWriteIntervalSeconds?: number; reattestationNonceHash?: string } = {},
+      ) =>
         storage.recordHeartbeat({
           nodeId,
           metrics: { uptime: 86400, cpu: 45.2 },
@@ -499,7 +615,11 @@ export function storageContract(adapter: string, factory: StorageFactory): void 
       it('writes last_seen on the first heartbeat and not again within the write interval', async () => {
         const node = await registerNode(storage);
         const first = await beat(node.nodeId);
-        expect(first).toMatchObject({ status: 'active', lastSeenWritten: true, reattestationRequired: false });
+        expect(first).toMatchObject({
+          status: 'active',
+          lastSeenWritten: true,
+          reattestationRequired: false,
+        });
         const second = await beat(node.nodeId);
         expect(second.lastSeenWritten).toBe(false);
         expect(second.lastSeen).toBe(first.lastSeen);
@@ -532,8 +652,17 @@ export function storageContract(adapter: string, factory: StorageFactory): void 
         expect(hb.reattestationRequired).toBe(true);
         expect(hb.reattestationNonceIssued).toBe(true);
         near(hb.reattestationDeadline!, Date.now() - MINUTE + 600_000);
-        const c = await storage.consumeChallenge({ purpose: 'reattestation', nonceHash, nodeId: node.nodeId });
-        expect(c).toMatchObject({ purpose: 'reattestation', nodeId: node.nodeId });
+        const c = await storage.consumeChallenge({
+          purpose: 'reattestation',
+          nonceHash,
+          nodeId: node.nodeId,
+        });
+        expect(c).toMatchObject({
+          purpose: 'reattestation',
+          nodeId: node.nodeId,
+          installTokenId: null,
+          tier: 'ORACLE',
+        });
         await expectCode(
           storage.consumeChallenge({ purpose: 'reattestation', nonceHash, nodeId: node.nodeId }),
           'CHALLENGE_INVALID',
@@ -564,7 +693,12 @@ export function storageContract(adapter: string, factory: StorageFactory): void 
         expect(record).toMatchObject({ status: 'suspended', statusReason: 'reattestation_missed' });
         const [audit] = await db`select source, reason, old_status, new_status from audit_events
                                  where node_id = ${node.nodeId} and action = 'node.status_changed'`;
-        expect(audit).toEqual({ source: 'system', reason: 'reattestation_missed', old_status: 'active', new_status: 'suspended' });
+        expect(audit).toEqual({
+          source: 'system',
+          reason: 'reattestation_missed',
+          old_status: 'active',
+          new_status: 'suspended',
+        });
         await expectCode(storage.issueReattestationChallenge(node.nodeId, randomHash()), 'NODE_SUSPENDED');
       });
 
@@ -592,7 +726,11 @@ export function storageContract(adapter: string, factory: StorageFactory): void 
         expect(out.status).toBe('active');
         near(out.attestationDueAt, Date.now() + 3600_000);
         expect((await storage.getNode(node.nodeId)).lastClockInfo).toEqual(clock);
-        const hb = await storage.recordHeartbeat({ nodeId: node.nodeId, metrics: null, minWriteIntervalSeconds: 60 });
+        const hb = await storage.recordHeartbeat({
+          nodeId: node.nodeId,
+          metrics: null,
+          minWriteIntervalSeconds: 60,
+        });
         expect(hb.reattestationRequired).toBe(false);
       });
 
@@ -616,12 +754,14 @@ export function storageContract(adapter: string, factory: StorageFactory): void 
           policyVersion: 1,
         });
         expect(out).toMatchObject({ status: 'suspended', statusReason: 'pcr_policy_violation' });
-        const rows = await db`select result, reason from attestations where node_id = ${node.nodeId} and kind = 'reattestation' order by id`;
+        const rows =
+          await db`select result, reason from attestations where node_id = ${node.nodeId} and kind = 'reattestation' order by id`;
         expect(rows).toEqual([
           { result: 'failed', reason: 'SIGNATURE_INVALID' },
           { result: 'failed', reason: 'PCR_POLICY_VIOLATION' },
         ]);
-        const [audit] = await db`select source, reason from audit_events where node_id = ${node.nodeId} and action = 'node.status_changed'`;
+        const [audit] =
+          await db`select source, reason from audit_events where node_id = ${node.nodeId} and action = 'node.status_changed'`;
         expect(audit).toEqual({ source: 'system', reason: 'pcr_policy_violation' });
         await expectCode(
           storage.recordHeartbeat({ nodeId: node.nodeId, metrics: null, minWriteIntervalSeconds: 60 }),
@@ -632,9 +772,18 @@ export function storageContract(adapter: string, factory: StorageFactory): void 
       it('rejects inconsistent results with VALIDATION_FAILED and non-active nodes with NODE_*', async () => {
         const node = await registerNode(storage);
         const base = { nodeId: node.nodeId, pcrValues: PCR_BASELINE, clockInfo: CLOCK, policyVersion: 1 };
-        await expectCode(storage.recordAttestation({ ...base, result: 'failed', reason: null }), 'VALIDATION_FAILED');
-        await expectCode(storage.recordAttestation({ ...base, result: 'passed', reason: 'X' }), 'VALIDATION_FAILED');
-        await expectCode(storage.recordAttestation({ ...base, result: 'passed', reason: null, clockInfo: null }), 'VALIDATION_FAILED');
+        await expectCode(
+          storage.recordAttestation({ ...base, result: 'failed', reason: null }),
+          'VALIDATION_FAILED',
+        );
+        await expectCode(
+          storage.recordAttestation({ ...base, result: 'passed', reason: 'X' }),
+          'VALIDATION_FAILED',
+        );
+        await expectCode(
+          storage.recordAttestation({ ...base, result: 'passed', reason: null, clockInfo: null }),
+          'VALIDATION_FAILED',
+        );
         await expectCode(
           storage.recordAttestation({ ...base, result: 'failed', reason: 'not a code' }),
           'VALIDATION_FAILED',
@@ -649,41 +798,84 @@ export function storageContract(adapter: string, factory: StorageFactory): void 
     describe('nodes (admin)', () => {
       it('suspends and reactivates with audit; reactivation makes a re-attestation due now', async () => {
         const node = await registerNode(storage);
-        const s = await storage.setNodeStatus({ nodeId: node.nodeId, status: 'suspended', reason: 'maintenance', actor: ADMIN });
+        const s = await storage.setNodeStatus({
+          nodeId: node.nodeId,
+          status: 'suspended',
+          reason: 'maintenance',
+          actor: ADMIN,
+        });
         expect(s).toMatchObject({ status: 'suspended', statusReason: 'maintenance' });
-        const a = await storage.setNodeStatus({ nodeId: node.nodeId, status: 'active', reason: 'back', actor: ADMIN });
+        const a = await storage.setNodeStatus({
+          nodeId: node.nodeId,
+          status: 'active',
+          reason: 'back',
+          actor: ADMIN,
+        });
         expect(a.status).toBe('active');
         near(a.attestationDueAt, Date.now());
         const rows = await db`select source, actor, old_status, new_status, reason from audit_events
                               where node_id = ${node.nodeId} and action = 'node.status_changed' order by id`;
         expect(rows).toEqual([
-          { source: 'admin_api', actor: ADMIN, old_status: 'active', new_status: 'suspended', reason: 'maintenance' },
-          { source: 'admin_api', actor: ADMIN, old_status: 'suspended', new_status: 'active', reason: 'back' },
+          {
+            source: 'admin_api',
+            actor: ADMIN,
+            old_status: 'active',
+            new_status: 'suspended',
+            reason: 'maintenance',
+          },
+          {
+            source: 'admin_api',
+            actor: ADMIN,
+            old_status: 'suspended',
+            new_status: 'active',
+            reason: 'back',
+          },
         ]);
       });
 
       it('keeps revoked final (CONFLICT), revokes the API key, and treats revoking again as a no-op', async () => {
         const node = await registerNode(storage);
-        await storage.setNodeStatus({ nodeId: node.nodeId, status: 'revoked', reason: 'stolen', actor: ADMIN });
+        await storage.setNodeStatus({
+          nodeId: node.nodeId,
+          status: 'revoked',
+          reason: 'stolen',
+          actor: ADMIN,
+        });
         await expectCode(
           storage.setNodeStatus({ nodeId: node.nodeId, status: 'active', reason: null, actor: ADMIN }),
           'CONFLICT',
         );
-        const again = await storage.setNodeStatus({ nodeId: node.nodeId, status: 'revoked', reason: 'x', actor: ADMIN });
+        const again = await storage.setNodeStatus({
+          nodeId: node.nodeId,
+          status: 'revoked',
+          reason: 'x',
+          actor: ADMIN,
+        });
         expect(again).toMatchObject({ status: 'revoked', statusReason: 'stolen' });
-        const [cred] = await db`select revoked_at is not null as revoked from node_credentials where node_id = ${node.nodeId}`;
+        const [cred] =
+          await db`select revoked_at is not null as revoked from node_credentials where node_id = ${node.nodeId}`;
         expect(cred?.revoked).toBe(true);
       });
 
       it('refuses unknown nodes with NODE_NOT_FOUND and unknown statuses with VALIDATION_FAILED', async () => {
         await expectCode(
-          storage.setNodeStatus({ nodeId: `0x${randomHex()}`, status: 'suspended', reason: null, actor: ADMIN }),
+          storage.setNodeStatus({
+            nodeId: `0x${randomHex()}`,
+            status: 'suspended',
+            reason: null,
+            actor: ADMIN,
+          }),
           'NODE_NOT_FOUND',
         );
         await expectCode(storage.getNode(`0x${randomHex()}`), 'NODE_NOT_FOUND');
         const node = await registerNode(storage);
         await expectCode(
-          storage.setNodeStatus({ nodeId: node.nodeId, status: 'deleted' as 'revoked', reason: null, actor: ADMIN }),
+          storage.setNodeStatus({
+            nodeId: node.nodeId,
+            status: 'deleted' as 'revoked',
+            reason: null,
+            actor: ADMIN,
+          }),
           'VALIDATION_FAILED',
         );
       });
@@ -692,7 +884,9 @@ export function storageContract(adapter: string, factory: StorageFactory): void 
         const a = await registerNode(storage);
         const b = await registerNode(storage);
         await storage.setNodeStatus({ nodeId: b.nodeId, status: 'suspended', reason: null, actor: ADMIN });
-        const suspended = (await storage.listNodes({ status: 'suspended', limit: 1000 })).map((n) => n.nodeId);
+        const suspended = (await storage.listNodes({ status: 'suspended', limit: 1000 })).map(
+          (n) => n.nodeId,
+        );
         expect(suspended).toContain(b.nodeId);
         expect(suspended).not.toContain(a.nodeId);
         const all = (await storage.listNodes({ limit: 1000 })).map((n) => n.nodeId);
@@ -744,7 +938,10 @@ export function storageContract(adapter: string, factory: StorageFactory): void 
             'VALIDATION_FAILED',
           );
           await expectCode(storage.putPolicy({ ...put, sessionTtlSeconds: 7200 }), 'VALIDATION_FAILED');
-          await expectCode(storage.putPolicy({ ...put, pcrSelection: { sha256: [24] } }), 'VALIDATION_FAILED');
+          await expectCode(
+            storage.putPolicy({ ...put, pcrSelection: { sha256: [24] } }),
+            'VALIDATION_FAILED',
+          );
           await expectCode(storage.putPolicy({ ...put, pcrMode: 'strict' as 'none' }), 'VALIDATION_FAILED');
           await expectCode(storage.putPolicy({ ...put, tier: 'GOLD' as 'ALL' }), 'VALIDATION_FAILED');
         } finally {
@@ -758,12 +955,25 @@ export function storageContract(adapter: string, factory: StorageFactory): void 
 
       it('adds, lists and deletes an anchor, with audit', async () => {
         const fingerprint = randomHash();
-        const added = await storage.addEkAnchor({ label: 'lab CA', pem: PEM, subject: 'CN=lab', fingerprint, actor: ADMIN });
-        expect(added).toMatchObject({ label: 'lab CA', pem: PEM, subject: 'CN=lab', fingerprint, createdBy: ADMIN });
+        const added = await storage.addEkAnchor({
+          label: 'lab CA',
+          pem: PEM,
+          subject: 'CN=lab',
+          fingerprint,
+          actor: ADMIN,
+        });
+        expect(added).toMatchObject({
+          label: 'lab CA',
+          pem: PEM,
+          subject: 'CN=lab',
+          fingerprint,
+          createdBy: ADMIN,
+        });
         expect((await storage.listEkAnchors()).map((a) => a.id)).toContain(added.id);
         await storage.deleteEkAnchor(added.id, ADMIN);
         expect((await storage.listEkAnchors()).map((a) => a.id)).not.toContain(added.id);
-        const audit = await db`select action from audit_events where details->>'id' = ${added.id} order by id`;
+        const audit =
+          await db`select action from audit_events where details->>'id' = ${added.id} order by id`;
         expect(audit.map((a) => a.action)).toEqual(['ek_anchor.added', 'ek_anchor.deleted']);
       });
 
@@ -775,7 +985,13 @@ export function storageContract(adapter: string, factory: StorageFactory): void 
           'CONFLICT',
         );
         await expectCode(
-          storage.addEkAnchor({ label: 'c', pem: 'MIIB', subject: 'CN=c', fingerprint: randomHash(), actor: ADMIN }),
+          storage.addEkAnchor({
+            label: 'c',
+            pem: 'MIIB',
+            subject: 'CN=c',
+            fingerprint: randomHash(),
+            actor: ADMIN,
+          }),
           'VALIDATION_FAILED',
         );
         await expectCode(storage.deleteEkAnchor(crypto.randomUUID(), ADMIN), 'NOT_FOUND');
@@ -791,14 +1007,16 @@ export function storageContract(adapter: string, factory: StorageFactory): void 
                  expires_at = now() - interval '2 days' where nonce_hash = ${nonceHash}`;
         const out = await storage.purgeExpiredRecords(86_400);
         expect(out.challengesDeleted).toBeGreaterThanOrEqual(1);
-        const [left] = await db`select count(*)::int as n from attestation_challenges where nonce_hash = ${nonceHash}`;
+        const [left] =
+          await db`select count(*)::int as n from attestation_challenges where nonce_hash = ${nonceHash}`;
         expect(left?.n).toBe(0);
       });
     });
 
     it('hashes only: no table holds a clear token or API key', async () => {
       const node = await registerNode(storage);
-      const dump = await db`select (select json_agg(t) from install_tokens t where id = ${node.token.id})::text as t,
+      const dump =
+        await db`select (select json_agg(t) from install_tokens t where id = ${node.token.id})::text as t,
                                    (select json_agg(c) from node_credentials c where node_id = ${node.nodeId})::text as c`;
       expect(dump[0]?.t).not.toMatch(/ndr_install_/);
       expect(dump[0]?.c).not.toMatch(/ndr_live_/);

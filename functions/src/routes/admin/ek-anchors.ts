@@ -1,3 +1,4 @@
+import 'reflect-metadata';
 import { createRoute, z } from '@hono/zod-openapi';
 import { X509Certificate } from '@peculiar/x509';
 import { AddEkAnchorRequest, EkAnchorItem, EkAnchorList } from '../../../../shared/api/admin.ts';
