@@ -49,7 +49,7 @@ export const register = createRouter().openapi(route, async (c) => {
     nonceHash: await sha256Hex(nonce),
     installTokenHash: tokenHash,
   });
-  const [policy, anchors] = await Promise.all([storage.getPolicy(challenge.tier!), storage.listEkAnchors()]);
+  const [policy, anchors] = await Promise.all([storage.getPolicy(challenge.tier), storage.listEkAnchors()]);
 
   let evidence: Awaited<ReturnType<typeof verifyRegistrationEvidence>>;
   try {

@@ -43,6 +43,12 @@ export function bankHash(bank: string): 'SHA-1' | 'SHA-256' | 'SHA-384' | 'SHA-5
   return undefined;
 }
 
+/** The digest size of a replayable bank, or undefined. */
+export function bankSize(bank: string): number | undefined {
+  for (const h of Object.values(HASH_ALGS)) if (h.name === bank) return h.size;
+  return undefined;
+}
+
 export async function digestOf(bank: string, data: Uint8Array): Promise<Uint8Array> {
   const hash = bankHash(bank);
   if (!hash) throw new TpmError('UNSUPPORTED_ALGORITHM', `bank ${bank} cannot be hashed with WebCrypto`);

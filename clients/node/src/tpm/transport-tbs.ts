@@ -1,0 +1,156 @@
+import { createRequire } from 'node:module';
+import { AgentError } from '../errors.ts';
+import { MAX_RESPONSE_SIZE } from './constants.ts';
+import type { TpmTransport } from './transport.ts';
+
+/**
+ * Windows TPM Base Services (tbs.dll): `Tbsi_Context_Create` opens a context for TPM 2.0 commands,
+ * `Tbsip_Submit_Command` sends one command and fills the result buffer, `Tbsip_Context_Close` ends it.
+ * The DLL is reached through koffi (a prebuilt FFI, no compiler needed), loaded only on win32. TBS is a
+ * resource manager like /dev/tpmrm0: transient objects die with the context.
+ */
+
+/** The C declarations, as koffi parses them (tbs.h). TBS_HCONTEXT is a pointer-sized handle. */
+export const TBS_DECLARATIONS = {
+  contextCreate: 'uint32_t __stdcall Tbsi_Context_Create(const uint8_t *pContextParams, _Out_ void **phContext)',
+  submitCommand:
+    'uint32_t __stdcall Tbsip_Submit_Command(void *hContext, uint32_t Locality, uint32_t Priority, const uint8_t *pabCommand, uint32_t cbCommand, _Out_ uint8_t *pabResult, _Inout_ uint32_t *pcbResult)',
+  contextClose: 'uint32_t __stdcall Tbsip_Context_Close(void *hContext)',
+} as const;
+
+/** `TBS_CONTEXT_VERSION_TWO` and `TBS_CONTEXT_PARAMS2.includeTpm20` (bit 2). */
+export const TBS_CONTEXT_VERSION_TWO = 2;
+export const TBS_INCLUDE_TPM20 = 1 << 2;
+/** `TBS_COMMAND_LOCALITY_ZERO`, `TBS_COMMAND_PRIORITY_NORMAL`. */
+export const TBS_LOCALITY_ZERO = 0;
+export const TBS_PRIORITY_NORMAL = 200;
+
+/** `TBS_CONTEXT_PARAMS2` as bytes: UINT32 version ‖ UINT32 flags, little-endian (x86/x64/arm64 Windows). */
+export function tbsContextParams(): Uint8Array {
+  const b = new Uint8Array(8);
+  const v = new DataView(b.buffer);
+  v.setUint32(0, TBS_CONTEXT_VERSION_TWO, true);
+  v.setUint32(4, TBS_INCLUDE_TPM20, true);
+  return b;
+}
+
+/** TBS_RESULT codes (tbs.h), for readable errors. */
+export const TBS_RESULTS: Readonly<Record<number, string>> = {
+  0x00000000: 'TBS_SUCCESS',
+  0x80284001: 'TBS_E_INTERNAL_ERROR',
+  0x80284002: 'TBS_E_BAD_PARAMETER',
+  0x80284003: 'TBS_E_INVALID_OUTPUT_POINTER',
+  0x80284004: 'TBS_E_INVALID_CONTEXT',
+  0x80284005: 'TBS_E_INSUFFICIENT_BUFFER',
+  0x80284006: 'TBS_E_IOERROR',
+  0x80284007: 'TBS_E_INVALID_CONTEXT_PARAM',
+  0x80284008: 'TBS_E_SERVICE_NOT_RUNNING',
+  0x80284009: 'TBS_E_TOO_MANY_TBS_CONTEXTS',
+  0x8028400a: 'TBS_E_TOO_MANY_RESOURCES',
+  0x8028400b: 'TBS_E_SERVICE_START_PENDING',
+  0x8028400d: 'TBS_E_COMMAND_CANCELED',
+  0x8028400e: 'TBS_E_BUFFER_TOO_LARGE',
+  0x8028400f: 'TBS_E_TPM_NOT_FOUND',
+  0x80284010: 'TBS_E_SERVICE_DISABLED',
+  0x80284012: 'TBS_E_ACCESS_DENIED',
+};
+
+export function tbsResultName(result: number): string {
+  return TBS_RESULTS[result >>> 0] ?? `TBS_RESULT 0x${(result >>> 0).toString(16).padStart(8, '0')}`;
+}
+
+/** The three calls, as the transport needs them (koffi's binding on Windows; a test double elsewhere). */
+export interface TbsApi {
+  contextCreate(params: Uint8Array): { result: number; context: unknown };
+  submitCommand(
+    context: unknown,
+    command: Uint8Array,
+    result: Uint8Array,
+  ): { result: number; length: number };
+  contextClose(context: unknown): number;
+}
+
+export class TbsTransport implements TpmTransport {
+  readonly description = 'Windows TBS';
+  private context: unknown;
+
+  constructor(private readonly api: TbsApi) {
+    const { result, context } = api.contextCreate(tbsContextParams());
+    if (result !== 0) {
+      const name = tbsResultName(result);
+      throw new AgentError(
+        result === 0x8028400f ? 'TPM_UNAVAILABLE' : 'TBS_FAILED',
+        `Tbsi_Context_Create: ${name}${result === 0x8028400f ? ' (no TPM 2.0 found; check tpm.msc)' : ''}`,
+        { tbsResult: name },
+      );
+    }
+    this.context = context;
+  }
+
+  async send(command: Uint8Array): Promise<Uint8Array> {
+    if (this.context === undefined) throw new AgentError('TPM_TRANSPORT_CLOSED', 'TBS context is closed');
+    const buf = new Uint8Array(MAX_RESPONSE_SIZE);
+    const { result, length } = this.api.submitCommand(this.context, command, buf);
+    if (result !== 0) {
+      throw new AgentError('TBS_FAILED', `Tbsip_Submit_Command: ${tbsResultName(result)}`, {
+        tbsResult: tbsResultName(result),
+      });
+    }
+    if (length > buf.length) {
+      throw new AgentError('TPM_RESPONSE_SIZE_MISMATCH', `TBS reported ${length} result bytes for a ${buf.length}-byte buffer`);
+    }
+    return buf.slice(0, length);
+  }
+
+  async close(): Promise<void> {
+    if (this.context === undefined) return;
+    const ctx = this.context;
+    this.context = undefined;
+    this.api.contextClose(ctx);
+  }
+}
+
+/** Binds tbs.dll with koffi (Windows only). Exported so the declarations can be parsed on any platform. */
+export function bindTbs(koffi: KoffiLike, library: string): TbsApi {
+  const lib = koffi.load(library);
+  const create = lib.func(TBS_DECLARATIONS.contextCreate);
+  const submit = lib.func(TBS_DECLARATIONS.submitCommand);
+  const close = lib.func(TBS_DECLARATIONS.contextClose);
+  return {
+    contextCreate(params) {
+      const out: unknown[] = [null];
+      const result = Number(create(params, out));
+      return { result, context: out[0] };
+    },
+    submitCommand(context, command, result) {
+      const len = [result.length];
+      const rc = Number(
+        submit(context, TBS_LOCALITY_ZERO, TBS_PRIORITY_NORMAL, command, command.length, result, len),
+      );
+      return { result: rc, length: len[0] ?? 0 };
+    },
+    contextClose: (context) => Number(close(context)),
+  };
+}
+
+/** The slice of koffi's API used here (its own types are not needed at this boundary). */
+export interface KoffiLike {
+  load(path: string): { func(declaration: string): (...args: unknown[]) => unknown };
+}
+
+export async function openTbs(): Promise<TbsTransport> {
+  if (process.platform !== 'win32') {
+    throw new AgentError('TPM_UNAVAILABLE', 'the TBS transport exists only on Windows; use --tpm device:… or swtpm:…');
+  }
+  let koffi: KoffiLike;
+  try {
+    // koffi is a native module: the bundled agent loads it from a node_modules next to it (README).
+    koffi = createRequire(import.meta.url)('koffi') as KoffiLike;
+  } catch (e) {
+    throw new AgentError(
+      'TPM_UNAVAILABLE',
+      `the TBS transport needs the koffi package (npm install koffi@3.3.4 next to the agent): ${(e as Error).message}`,
+    );
+  }
+  return new TbsTransport(bindTbs(koffi, 'tbs.dll'));
+}
