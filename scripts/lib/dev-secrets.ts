@@ -48,7 +48,8 @@ export async function ensureDevSecrets(path: string): Promise<DevSecrets> {
   }
   if (changed) {
     const body = Object.entries(existing)
-      .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+      // Single quotes: dotenv takes the value literally (JSON keeps its double quotes).
+      .map(([k, v]) => `${k}='${v}'`)
       .join('\n');
     writeFileSync(
       path,

@@ -41,7 +41,7 @@ export interface ApplyOptions {
   dir?: string;
   /**
    * Outside Supabase, first create what the Supabase platform provides (the anon / authenticated /
-   * service_role roles, `auth.uid()`, the `extensions` schema). Skipped where they already exist.
+   * service_role roles, `auth.uid()`, the `extensions` schema). Idempotent. Never for a Supabase project.
    */
   localPlatform?: boolean;
   log?: (line: string) => void;
@@ -52,12 +52,9 @@ export async function applyMigrations(url: string, options: ApplyOptions = {}): 
   const sql = postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 10 });
   try {
     if (options.localPlatform) {
-      const [row] = await sql<{ present: boolean }[]>`
-        select exists (select 1 from pg_roles where rolname = 'service_role') as present`;
-      if (!row?.present) {
-        await sql.unsafe(readFileSync(LOCAL_PLATFORM_SQL, 'utf8'));
-        log('created the local stand-ins for the Supabase platform (roles, auth schema)');
-      }
+      // Idempotent; run on every call because roles are per cluster but schemas are per database.
+      await sql.unsafe(readFileSync(LOCAL_PLATFORM_SQL, 'utf8'));
+      log('ensured the local stand-ins for the Supabase platform (roles, auth schema)');
     }
     await sql.unsafe(`
       create schema if not exists supabase_migrations;

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { startDbGateway } from './db-gateway.ts';
+import { generateSigningKeySet } from './dev-secrets.ts';
 import { freePort } from './free-port.ts';
 
 /**
@@ -24,7 +25,15 @@ export async function startWranglerDev(options: {
 }): Promise<WranglerDev> {
   const port = await freePort();
   const inspector = await freePort();
-  const varArgs = Object.entries(options.vars ?? {}).flatMap(([k, v]) => ['--var', `${k}:${v}`]);
+  // A complete configuration even when a test names none: the Worker refuses to load without one.
+  const vars = {
+    ENVIRONMENT: 'test',
+    JWT_ISSUER: 'https://noderr-trust.test',
+    NODE_JWT_KEYS: await generateSigningKeySet(),
+    SUPABASE_JWT_SECRET: `test-${crypto.randomUUID()}-${crypto.randomUUID()}`,
+    ...options.vars,
+  };
+  const varArgs = Object.entries(vars).flatMap(([k, v]) => ['--var', `${k}:${v}`]);
   const gateway = await startDbGateway(options.databaseUrl);
   let out = '';
   const child: ChildProcess = spawn(

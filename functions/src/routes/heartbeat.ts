@@ -16,7 +16,7 @@ const route = createRoute({
   description:
     'Authorization: Bearer <node JWT> (a jwtToken body field is accepted for seed compatibility). The node status is read on every call. ' +
     'When the tier policy interval is due, the response carries a nonce; the next heartbeat must include `attestation` with a quote over it ' +
-    'before the deadline (due time + the policy grace, default 15 minutes), else the node is suspended. A quote that breaks the PCR policy ' +
+    'before the deadline (due time + the policy grace, reattestationGraceSeconds, default 10 minutes), else the node is suspended. A quote that breaks the PCR policy ' +
     'suspends the node and answers 422 PCR_POLICY_VIOLATION. `last_seen` is written at most once per HEARTBEAT_WRITE_INTERVAL_SECONDS.',
   security: [{ nodeSession: [] }],
   request: { body: jsonBody(HeartbeatRequest) },

@@ -14,7 +14,7 @@ import type { TpmTransport } from './transport.ts';
 export const TBS_DECLARATIONS = {
   contextCreate: 'uint32_t __stdcall Tbsi_Context_Create(const uint8_t *pContextParams, _Out_ void **phContext)',
   submitCommand:
-    'uint32_t __stdcall Tbsip_Submit_Command(void *hContext, uint32_t Locality, uint32_t Priority, const uint8_t *pabCommand, uint32_t cbCommand, _Out_ uint8_t *pabResult, _Inout_ uint32_t *pcbResult)',
+    'uint32_t __stdcall Tbsip_Submit_Command(void *hContext, uint32_t Locality, uint32_t Priority, const uint8_t *pabCommand, uint32_t cbCommand, uint8_t *pabResult, _Inout_ uint32_t *pcbResult)',
   contextClose: 'uint32_t __stdcall Tbsip_Context_Close(void *hContext)',
 } as const;
 
