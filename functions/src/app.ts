@@ -15,6 +15,7 @@ import { docs } from './routes/docs.ts';
 import { health } from './routes/health.ts';
 import { heartbeat } from './routes/heartbeat.ts';
 import { install } from './routes/install.ts';
+import { installers } from './routes/installers.ts';
 import { jwks } from './routes/jwks.ts';
 import { register } from './routes/register.ts';
 import { session } from './routes/session.ts';
@@ -46,6 +47,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
   app.route('/api/v1/admin/ek-anchors', ekAnchors);
   app.route('/.well-known/jwks.json', jwks);
   app.route('/docs', docs);
+  app.route('/install', installers);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'supabaseAuth', {
     type: 'http',
@@ -71,16 +73,27 @@ export function createApp(): OpenAPIHono<AppEnv> {
     servers: [{ url: new URL(c.req.url).origin }],
   }));
 
-  const routes = () => app.routes.filter((r) => r.method !== 'ALL').map((r) => ({ method: r.method, re: pathMatcher(r.path) }));
+  const routes = () =>
+    app.routes.filter((r) => r.method !== 'ALL').map((r) => ({ method: r.method, re: pathMatcher(r.path) }));
   app.notFound((c) => {
     const path = new URL(c.req.url).pathname;
-    const methods = [...new Set(routes().filter((r) => r.re.test(path)).map((r) => r.method))];
+    const methods = [
+      ...new Set(
+        routes()
+          .filter((r) => r.re.test(path))
+          .map((r) => r.method),
+      ),
+    ];
     if (methods.length > 0) {
       return errorResponse(
         c,
-        new ApiError('METHOD_NOT_ALLOWED', `${c.req.method} is not allowed on ${path}; use ${methods.join(', ')}.`, {
-          headers: { allow: methods.join(', ') },
-        }),
+        new ApiError(
+          'METHOD_NOT_ALLOWED',
+          `${c.req.method} is not allowed on ${path}; use ${methods.join(', ')}.`,
+          {
+            headers: { allow: methods.join(', ') },
+          },
+        ),
       );
     }
     return onNotFound(c);

@@ -4,7 +4,12 @@ import { z } from 'zod';
  * The Worker's configuration, validated once per isolate from `env` (wrangler.toml vars and secrets).
  * A misconfigured deploy fails at the first line of the module (see index.ts), not per request.
  */
-const Jwk = z.looseObject({ kty: z.literal('EC'), crv: z.literal('P-256'), kid: z.string().min(1), d: z.string() });
+const Jwk = z.looseObject({
+  kty: z.literal('EC'),
+  crv: z.literal('P-256'),
+  kid: z.string().min(1),
+  d: z.string(),
+});
 
 const ConfigSchema = z
   .object({
@@ -13,7 +18,10 @@ const ConfigSchema = z
     JWT_ISSUER: z.string().url(),
     DAPP_ORIGINS: z.string().default(''),
     NODE_JWT_KEYS: z
-      .string({ error: 'NODE_JWT_KEYS is missing: a JWK set of ES256 private keys (wrangler secret put NODE_JWT_KEYS)' })
+      .string({
+        error:
+          'NODE_JWT_KEYS is missing: a JWK set of ES256 private keys (wrangler secret put NODE_JWT_KEYS)',
+      })
       .transform((s, ctx) => {
         try {
           return JSON.parse(s) as unknown;
@@ -40,11 +48,15 @@ const ConfigSchema = z
     if (!c.SUPABASE_URL && !c.SUPABASE_JWT_SECRET) {
       ctx.addIssue({
         code: 'custom',
-        message: 'set SUPABASE_URL (admin tokens verified with the project JWKS) or SUPABASE_JWT_SECRET (HS256)',
+        message:
+          'set SUPABASE_URL (admin tokens verified with the project JWKS) or SUPABASE_JWT_SECRET (HS256)',
       });
     }
     if (c.STORAGE === 'supabase' && (!c.SUPABASE_URL || !c.SUPABASE_SERVICE_ROLE_KEY)) {
-      ctx.addIssue({ code: 'custom', message: 'STORAGE=supabase needs SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY' });
+      ctx.addIssue({
+        code: 'custom',
+        message: 'STORAGE=supabase needs SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY',
+      });
     }
   });
 

@@ -3,15 +3,18 @@ import type { ErrorCode } from '../../shared/api/error-codes.ts';
 /** What a caller should do for each code, used when a lower layer (SQL, tpm2-ts) raised the code. */
 export const DEFAULT_MESSAGES: Partial<Record<ErrorCode, string>> = {
   VALIDATION_FAILED: 'The request does not match the schema; see details.issues and /openapi.json.',
-  INSTALL_TOKEN_INVALID: 'The install token is unknown; copy it again from the welcome email or ask for a new one.',
+  INSTALL_TOKEN_INVALID:
+    'The install token is unknown; copy it again from the welcome email or ask for a new one.',
   INSTALL_TOKEN_USED: 'This install token has already registered a node; ask the dApp admin for a new token.',
   INSTALL_TOKEN_EXPIRED: 'This install token has expired; ask the dApp admin for a new token.',
   INSTALL_TOKEN_REVOKED: 'This install token was revoked by an admin; ask the dApp admin for a new token.',
-  CHALLENGE_INVALID: 'The nonce is unknown, already used, or bound to another token or node; request a new challenge.',
+  CHALLENGE_INVALID:
+    'The nonce is unknown, already used, or bound to another token or node; request a new challenge.',
   CHALLENGE_EXPIRED: 'The nonce has expired; request a new challenge and answer it promptly.',
   EK_ALREADY_REGISTERED: "This TPM's endorsement key already belongs to a node; revoke that node first.",
   ACTIVATION_NOT_FOUND: 'The activation is unknown or expired; register again to get a new one.',
-  ACTIVATION_FAILED: 'The secret does not match; run TPM2_ActivateCredential with this TPM and send what it returns.',
+  ACTIVATION_FAILED:
+    'The secret does not match; run TPM2_ActivateCredential with this TPM and send what it returns.',
   CREDENTIALS_INVALID: 'The node id, API key or challenge signature is wrong.',
   NODE_NOT_FOUND: 'No node has this id; check the node id your installer stored.',
   NODE_SUSPENDED: 'This node is suspended; an admin must review and reactivate it.',

@@ -14,9 +14,13 @@ export function createRouter(): OpenAPIHono<AppEnv> {
     defaultHook: (result) => {
       if (!result.success) {
         const issues = result.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
-        throw new ApiError('VALIDATION_FAILED', 'The request does not match the schema; see details.issues.', {
-          details: { issues },
-        });
+        throw new ApiError(
+          'VALIDATION_FAILED',
+          'The request does not match the schema; see details.issues.',
+          {
+            details: { issues },
+          },
+        );
       }
     },
   });

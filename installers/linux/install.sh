@@ -120,8 +120,10 @@ tpm_quote() {
   local ak=$1 selection=$2 nonce_b64=$3 dir=$4 nonce_hex
   nonce_hex=$(printf '%s' "$nonce_b64" | hex_of_b64)
   tpm_tool "$dir/quote.yaml" tpm2_quote -c "$ak" -l "$selection" -q "$nonce_hex" -g sha256 \
-    -m "$dir/quote.msg" -s "$dir/quote.sig" -f tss || return 1
+    -m "$dir/quote.msg" -s "$dir/quote.sig" -f tss -o "$dir/pcrs.bin" -F values || return 1
+  # tpm2_quote prints the PCR values it read (only when -o is given) and checks them against the quote.
   pcr_yaml_to_json "$dir/quote.yaml" >"$dir/pcrs.json"
+  [ "$(jq '[.[] | length] | add // 0' "$dir/pcrs.json")" -gt 0 ]
 }
 
 # POST JSON read from stdin to $API_URL$1; the response body goes to file $2, the HTTP status to
@@ -159,12 +161,26 @@ fi
 LOG_FILE=/dev/null
 CURRENT_STEP=0
 
+now_ms() {
+  if [ -n "${EPOCHREALTIME:-}" ]; then
+    local t=${EPOCHREALTIME/[.,]/}
+    printf '%s' "${t:0:-3}"
+  else
+    date +%s%3N
+  fi
+}
+
 log() {
-  printf '%s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >>"$LOG_FILE" 2>/dev/null || true
+  printf '%s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)" "$*" >>"$LOG_FILE" 2>/dev/null || true
   if [ "${VERBOSE:-0}" = 1 ]; then printf '%s    %s%s\n' "$C_DIM" "$*" "$C_OFF" >&2; fi
 }
 
+STEP_STARTED_MS=""
 step() {
+  local now
+  now=$(now_ms)
+  if [ -n "$STEP_STARTED_MS" ]; then log "timing: step $CURRENT_STEP took $((now - STEP_STARTED_MS)) ms"; fi
+  STEP_STARTED_MS=$now
   CURRENT_STEP=$1
   shift
   printf '\n%s[%s/%s] %s%s\n' "$C_BOLD" "$CURRENT_STEP" "$TOTAL_STEPS" "$*" "$C_OFF"
@@ -363,7 +379,7 @@ validate_options() {
     usage_error "The install token is malformed: it must be ndr_install_ followed by 64 lowercase hex characters. Copy it again from your welcome email or the dApp."
   fi
   TPM_TIMEOUT=${NODERR_TPM_TIMEOUT:-30}
-  [[ $TPM_TIMEOUT =~ ^[0-9]+$ ]] && [ "$TPM_TIMEOUT" -gt 0 ] || usage_error "NODERR_TPM_TIMEOUT must be a positive whole number of seconds."
+  [[ $TPM_TIMEOUT =~ ^[1-9][0-9]*$ ]] || usage_error "NODERR_TPM_TIMEOUT must be a positive whole number of seconds."
   AK_HANDLE=${NODERR_AK_HANDLE:-0x81010002}
   KEY_HANDLE=${NODERR_NODE_KEY_HANDLE:-0x81010003}
   for name in AK_HANDLE KEY_HANDLE; do
@@ -452,7 +468,8 @@ ensure_dir() {
   fi
   local missing=$dir
   while [ ! -d "$(dirname "$missing")" ]; do missing=$(dirname "$missing"); done
-  mkdir -p -m "$mode" "$dir"
+  mkdir -p "$dir"
+  chmod "$mode" "$dir"
   CREATED_PATHS+=("$missing")
   log "created directory $dir"
 }
@@ -486,6 +503,7 @@ rollback() {
       fi
     fi
   done
+  rm -f -- "$(state_file)"
   for ((i = ${#CREATED_PATHS[@]} - 1; i >= 0; i--)); do
     path=${CREATED_PATHS[$i]}
     case "$path" in "" | /) continue ;; esac
@@ -496,6 +514,7 @@ rollback() {
 }
 
 WORK_DIR=""
+CONFIG_JSON=""
 on_exit() {
   local rc=$?
   set +e
@@ -578,13 +597,14 @@ check_api() {
       "Check the host's network, DNS, firewall and proxy (HTTPS_PROXY), then run the installer again." \
       "Test with: curl -v ${API_URL}/api/v1/health"
   fi
-  if [ "$status" != 200 ] || [ "$(jq -r '.status // empty' "$out" 2>/dev/null)" != ok ]; then
+  # No jq yet on a fresh host (step 3 installs it): match the JSON by hand.
+  if [ "$status" != 200 ] || ! tr -d ' \n' <"$out" | grep -q '"status":"ok"'; then
     log "health answered HTTP $status: $(head -c 500 "$out" 2>/dev/null)"
     fail "$EXIT_API" "The noderr API at ${API_URL} is not healthy (HTTP $status)." \
       "This is on the service side: wait a few minutes and run the installer again." \
       "Check that --api-url points at the noderr API."
   fi
-  ok "API reachable: ${API_URL} (version $(jq -r '.version // "?"' "$out"))"
+  ok "API reachable: ${API_URL} (version $(tr -d ' \n' <"$out" | sed -n 's/.*"version":"\([^"]*\)".*/\1/p'))"
 }
 
 # POST install/config with the token (from a pipe, never an argument). Sets CONFIG_JSON (a file).
@@ -658,8 +678,7 @@ api_fail() {
 
 proc_dir() { printf '%s' "${NODERR_PROC_DIR:-/proc}"; }
 
-check_tpm() {
-  local props="$WORK_DIR/tpm-props.yaml" rc=0
+check_tpm_device() {
   case "$TCTI" in
     device:*)
       local dev=${TCTI#device:}
@@ -670,13 +689,18 @@ check_tpm() {
       fi
       ;;
   esac
+}
+
+check_tpm() {
+  local props="$WORK_DIR/tpm-props.yaml" rc=0
+  check_tpm_device
   timeout "$TPM_TIMEOUT" tpm2_getcap properties-fixed >"$props" 2>>"$TPM_ERR_LOG" || rc=$?
   if [ "$rc" -eq 124 ]; then
     fail "$EXIT_HARDWARE" "The TPM is busy: it did not answer within ${TPM_TIMEOUT} s ($TCTI)." \
       "Another program holds it (a TPM resource manager, tcsd, or another installer): stop it or wait, then run the installer again." \
       "With the kernel resource manager (/dev/tpmrm0, the default) several programs can share the TPM."
   elif [ "$rc" -ne 0 ]; then
-    if grep -qiE 'busy|EBUSY|0x(9)?0[0-9a-f]*922|TPM_RC_RETRY|yielded' "$TPM_ERR_LOG"; then
+    if grep -qiE 'busy|TPM_RC_RETRY|TPM_RC_YIELDED' "$TPM_ERR_LOG"; then
       fail "$EXIT_HARDWARE" "The TPM is busy ($TCTI)." \
         "Another program holds it (e.g. tpm2-abrmd or tcsd on /dev/tpm0): use the kernel resource manager /dev/tpmrm0 (--tcti device:/dev/tpmrm0) or stop it."
     fi
@@ -759,7 +783,7 @@ docker_manual_cmd() {
 
 install_dependencies() {
   local -a missing=() pkgs=()
-  local tool pkg
+  local tool
   for tool in tpm2_createak:tpm2-tools curl:curl jq:jq timeout:coreutils flock:util-linux awk:gawk; do
     if ! command -v "${tool%%:*}" >/dev/null 2>&1; then
       missing+=("${tool%%:*}")
@@ -967,6 +991,10 @@ create_tpm_keys() {
     adopt_leftover_keys
   fi
 
+  if stage_at_least activated; then
+    ok "The node's TPM keys are in place: AK $AK_HANDLE, node key $KEY_HANDLE"
+    return 0
+  fi
   prepare_ek
   if [ "$resumed" = 1 ]; then
     CREATED_HANDLES=("$AK_HANDLE" "$KEY_HANDLE")
@@ -1140,6 +1168,17 @@ register_node() {
   adopt_activation
 }
 
+# What the heartbeat and the container need from install/config, kept in the state.
+remember_install_config() {
+  [ -n "${CONFIG_JSON:-}" ] && [ -s "$CONFIG_JSON" ] || return 0
+  STATE[TIER]=$(jq -r '.tier // empty' "$CONFIG_JSON")
+  STATE[PCR_SELECTION]=$(jq '.attestation.pcrSelection' "$CONFIG_JSON" | pcr_selection_arg)
+  STATE[DOCKER_IMAGE]=$(image_ref "$CONFIG_JSON" || true)
+  STATE[AUTH_API_URL]=$(jq -r '.config.authApiUrl // empty' "$CONFIG_JSON")
+  STATE[TELEMETRY_ENDPOINT]=$(jq -r '.config.telemetryEndpoint // empty' "$CONFIG_JSON")
+  STATE[DEPLOYMENT_ENGINE_URL]=$(jq -r '.config.deploymentEngineUrl // empty' "$CONFIG_JSON")
+}
+
 # Moves the activation answer into credentials.json (nodeId, apiKey: 0600) and the state.
 adopt_activation() {
   local activation="$CONFIG_DIR/.activation.json" node_id
@@ -1148,7 +1187,6 @@ adopt_activation() {
   jq '{nodeId: .nodeId, apiKey: .apiKey}' "$activation" | write_file "$CONFIG_DIR/credentials.json" 600
   STATE[NODE_ID]=$node_id
   STATE[STAGE]=activated
-  STATE[TIER]=$(jq -r '.tier // empty' "$CONFIG_JSON" 2>/dev/null || true)
   save_state
   rm -f "$activation"
   ROLLBACK_ARMED=0
@@ -1181,7 +1219,7 @@ heartbeat_script() {
   printf '# re-attestation request with a fresh quote. Exit 0 on success; non-zero with a message otherwise.\n'
   printf '# Written by the noderr installer (install.sh); run every 60 s by a systemd timer or cron.\n'
   printf 'set -euo pipefail\n'
-  printf 'NODERR_CONFIG_DIR=${NODERR_CONFIG_DIR:-%q}\n' "$config_dir"
+  printf 'NODERR_CONFIG_DIR=%s-%q}\n' "\${NODERR_CONFIG_DIR:" "$config_dir"
   printf 'NODERR_VERSION=%q\n' "$NODERR_VERSION"
   declare -f tpm_tool tpm_flush hex_of_file b64_of_file hex_of_b64 pcr_selection_arg pcr_yaml_to_json tpm_quote \
     api_post api_error_fields hb_fail hb_api hb_metrics hb_main
@@ -1229,8 +1267,7 @@ hb_metrics() {
 
 hb_main() {
   local conf="$NODERR_CONFIG_DIR/node.conf" creds="$NODERR_CONFIG_DIR/credentials.json"
-  [ -r "$conf" ] && [ -r "$creds" ] ||
-    hb_fail 1 "no node configuration in $NODERR_CONFIG_DIR (node.conf, credentials.json)." "Run as root; install the node with the noderr installer first."
+  if [ ! -r "$conf" ] || [ ! -r "$creds" ]; then hb_fail 1 "no node configuration in $NODERR_CONFIG_DIR (node.conf, credentials.json)." "Run as root; install the node with the noderr installer first."; fi
   local key value node_id="" ak="" node_key="" selection="sha256:0,1,2,3,4,5,6,7"
   API_URL="" TPM_TIMEOUT=30
   while IFS='=' read -r key value; do
@@ -1239,12 +1276,12 @@ hb_main() {
       TCTI) export TPM2TOOLS_TCTI=$value ;; PCR_SELECTION) selection=$value ;; TPM_TIMEOUT) TPM_TIMEOUT=$value ;;
     esac
   done <"$conf"
-  [ -n "$API_URL" ] && [ -n "$node_id" ] && [ -n "$ak" ] && [ -n "$node_key" ] ||
+  if [ -z "$API_URL" ] || [ -z "$node_id" ] || [ -z "$ak" ] || [ -z "$node_key" ]; then
     hb_fail 1 "$conf is incomplete." "Run the installer again to finish the installation."
-  local dir
-  dir=$(mktemp -d "${TMPDIR:-/tmp}/noderr-heartbeat.XXXXXX")
-  # shellcheck disable=SC2064 # expand now: $dir is local
-  trap "rm -rf -- '$dir'" EXIT
+  fi
+  HB_DIR=$(mktemp -d "${TMPDIR:-/tmp}/noderr-heartbeat.XXXXXX")
+  trap 'rm -rf -- "$HB_DIR"' EXIT
+  local dir=$HB_DIR
   CURL_ERR="$dir/curl.err" TPM_ERR_LOG="$dir/tpm.err"
   : >"$TPM_ERR_LOG"
 
@@ -1258,7 +1295,7 @@ hb_main() {
     printf '%s' "$nonce" | base64 -d
   } >"$dir/verify.msg"
   tpm_tool /dev/null tpm2_sign -c "$node_key" -g sha256 -s ecdsa -f tss -o "$dir/verify.sig" "$dir/verify.msg" ||
-    hb_fail 4 "the TPM could not sign with the node key $node_key: $(tail -n1 "$TPM_ERR_LOG")" "Check that the TPM is reachable ($TPM2TOOLS_TCTI) and that the key was not removed."
+    hb_fail 4 "the TPM could not sign with the node key $node_key: $(tail -n1 "$TPM_ERR_LOG")" "Check that the TPM is reachable (${TPM2TOOLS_TCTI:-device:/dev/tpmrm0}) and that the key was not removed."
   b64_of_file "$dir/verify.sig" >"$dir/verify.sig.b64"
   jq --arg nodeId "$node_id" --arg challenge "$nonce" --rawfile signature "$dir/verify.sig.b64" \
     '{nodeId: $nodeId, apiKey: .apiKey, challenge: $challenge, signature: $signature}' "$creds" |
@@ -1276,8 +1313,16 @@ hb_main() {
     hb_api /api/v1/auth/heartbeat "$dir/heartbeat.json" "$dir/auth.header"
   local reattested=""
   if [ "$(jq -r '.attestation.required // false' "$dir/heartbeat.json")" = true ]; then
-    local att_nonce
-    att_nonce=$(jq -r '.attestation.nonce' "$dir/heartbeat.json")
+    local att_nonce pending="$NODERR_CONFIG_DIR/reattestation.nonce"
+    att_nonce=$(jq -r '.attestation.nonce // empty' "$dir/heartbeat.json")
+    # The API hands out a re-attestation nonce once; keep it until answered, in case this run dies.
+    if [ -n "$att_nonce" ]; then
+      printf '%s\n' "$att_nonce" >"$pending"
+    elif [ -s "$pending" ]; then
+      att_nonce=$(cat "$pending")
+    else
+      hb_fail 5 "the API asks for a re-attestation but sent no nonce, and none is pending here." "The next heartbeats get a fresh one; if this repeats, ask your administrator."
+    fi
     tpm_quote "$ak" "$selection" "$att_nonce" "$dir" ||
       hb_fail 4 "the TPM could not quote with the AK $ak: $(tail -n1 "$TPM_ERR_LOG")" "Check that the TPM is reachable and that the key was not removed."
     b64_of_file "$dir/quote.msg" >"$dir/quote.msg.b64"
@@ -1286,6 +1331,7 @@ hb_main() {
       --rawfile quote "$dir/quote.msg.b64" --rawfile signature "$dir/quote.sig.b64" --slurpfile pcrs "$dir/pcrs.json" \
       '{nodeId: $nodeId, metrics: $metrics[0], attestation: {nonce: $nonce, quote: $quote, signature: $signature, pcrValues: $pcrs[0]}}' |
       hb_api /api/v1/auth/heartbeat "$dir/heartbeat2.json" "$dir/auth.header"
+    rm -f "$pending"
     reattested=", re-attested"
   fi
   printf 'noderr-heartbeat: ok (node %s%s)\n' "$node_id" "$reattested"
@@ -1305,6 +1351,10 @@ install_heartbeat() {
     ok "Credentials stored root-only in $CONFIG_DIR/credentials.json (0600)"
   fi
   local hb="$INSTALL_DIR/bin/noderr-heartbeat"
+  if [ "$DRY_RUN" != 1 ]; then
+    if has_systemd; then STATE[SYSTEMD_DIR]=$(systemd_dir); else STATE[CRON_DIR]=$(cron_dir); fi
+    save_state
+  fi
   if has_systemd; then
     local d
     d=$(systemd_dir)
@@ -1353,10 +1403,12 @@ image_ref() {
   registry=$(jq -r '.config.dockerRegistry // empty' "$1")
   image=$(jq -r '.config.dockerImage // empty' "$1")
   [ -n "$image" ] || return 1
-  case "${image%%/*}" in
-    *.* | *:* | localhost) printf '%s' "$image" ;;
-    *) if [ -n "$registry" ] && [ "$image" != "${image#*/}" -o -n "$registry" ]; then printf '%s/%s' "${registry%/}" "$image"; else printf '%s' "$image"; fi ;;
-  esac
+  # An image that names its own registry host (first path part with a dot or port) is used as it is.
+  if [ -z "$registry" ] || { [ "$image" != "${image#*/}" ] && [[ ${image%%/*} == *.* || ${image%%/*} == *:* || ${image%%/*} == localhost ]]; }; then
+    printf '%s' "$image"
+  else
+    printf '%s/%s' "${registry%/}" "$image"
+  fi
 }
 
 setup_docker() {
@@ -1364,18 +1416,10 @@ setup_docker() {
     ok "Skipped (--no-docker): this node registers and stays attested without a container"
     return 0
   fi
-  local image
-  if [ -n "${CONFIG_JSON:-}" ] && [ -s "$CONFIG_JSON" ]; then
-    image=$(image_ref "$CONFIG_JSON") || true
-    if [ "$DRY_RUN" != 1 ] && [ -n "${image:-}" ]; then
-      STATE[DOCKER_IMAGE]=$image
-      STATE[AUTH_API_URL]=$(jq -r '.config.authApiUrl // empty' "$CONFIG_JSON")
-      STATE[TELEMETRY_ENDPOINT]=$(jq -r '.config.telemetryEndpoint // empty' "$CONFIG_JSON")
-      STATE[DEPLOYMENT_ENGINE_URL]=$(jq -r '.config.deploymentEngineUrl // empty' "$CONFIG_JSON")
-      save_state
-    fi
+  local image=${STATE[DOCKER_IMAGE]:-}
+  if [ -z "$image" ] && [ -n "${CONFIG_JSON:-}" ] && [ -s "$CONFIG_JSON" ]; then
+    image=$(image_ref "$CONFIG_JSON" || true)
   fi
-  image=${image:-${STATE[DOCKER_IMAGE]:-}}
   if [ -z "$image" ]; then
     if [ "$DRY_RUN" = 1 ]; then
       printf '    [dry-run] would pull the tier'\''s image named by install/config (needs the install token)\n'
@@ -1477,8 +1521,8 @@ start_services() {
 }
 
 summary() {
-  local node_id=${STATE[NODE_ID]:-?} extra=""
-  if [ "$CONFIG_DIR" != /etc/noderr ]; then extra=" --config-dir $CONFIG_DIR"; fi
+  local node_id=${STATE[NODE_ID]:-?} flags=""
+  if [ "$CONFIG_DIR" != /etc/noderr ]; then flags=" --config-dir $CONFIG_DIR"; fi
   printf '\n%snoderr node installed.%s\n' "$C_BOLD" "$C_OFF"
   printf '  Node id:      %s\n' "$node_id"
   printf '  Status:       registered and attested (TPM keys %s, %s)\n' "$AK_HANDLE" "$KEY_HANDLE"
@@ -1490,7 +1534,7 @@ summary() {
   fi
   if [ "$NO_DOCKER" != 1 ]; then printf '  Node logs:    docker logs -f %s\n' "$CONTAINER_NAME"; fi
   printf '  Installer log: %s\n' "$LOG_FILE"
-  printf '  Uninstall:    curl -fsSL %s/install/linux | sudo bash -s -- --uninstall%s\n' "$API_URL" "$extra"
+  printf '  Uninstall:    curl -fsSL %s/install/linux | sudo bash -s -- --uninstall%s\n' "$API_URL" "$flags"
   printf '  Troubleshooting: run sudo %s/bin/noderr-heartbeat by hand; it says what is wrong.\n' "$INSTALL_DIR"
   printf '    A suspended node resumes when an administrator sets it active; a revoked one needs a new install.\n'
 }
@@ -1503,27 +1547,31 @@ uninstall() {
   printf '%snoderr uninstall%s\n' "$C_BOLD" "$C_OFF"
   check_root
   load_state
-  local install_dir=${STATE[INSTALL_DIR]:-$INSTALL_DIR} -a removed=() kept=()
+  local install_dir=${STATE[INSTALL_DIR]:-$INSTALL_DIR}
+  local -a removed=() kept=()
   if [ ! -d "$CONFIG_DIR" ] && [ ! -d "$install_dir" ]; then
     ok "noderr is not installed here (no $CONFIG_DIR): nothing to remove."
     return 0
   fi
   export TPM2TOOLS_TCTI=${STATE[TCTI]:-$TCTI}
-  local d
-  d=$(systemd_dir)
+  local d cron
+  d=${STATE[SYSTEMD_DIR]:-$(systemd_dir)}
+  cron=${STATE[CRON_DIR]:-$(cron_dir)}
   if command -v systemctl >/dev/null 2>&1 && { has_systemd || [ -e "$d/noderr-heartbeat.timer" ]; }; then
     act "stop the heartbeat timer" systemctl disable --now noderr-heartbeat.timer || true
     act "stop the node service" systemctl disable --now noderr-node.service || true
   fi
   local f
-  for f in "$d/noderr-heartbeat.timer" "$d/noderr-heartbeat.service" "$d/noderr-node.service" "$(cron_dir)/noderr-heartbeat"; do
+  for f in "$d/noderr-heartbeat.timer" "$d/noderr-heartbeat.service" "$d/noderr-node.service" "$cron/noderr-heartbeat"; do
     if [ -e "$f" ]; then
       act "remove $f" rm -f "$f"
       removed+=("$f")
     fi
   done
-  if command -v systemctl >/dev/null 2>&1 && has_systemd; then act "reload systemd" systemctl daemon-reload || true; fi
-  if command -v docker >/dev/null 2>&1 && [ -n "${STATE[DOCKER_IMAGE]:-}" ]; then
+  if command -v systemctl >/dev/null 2>&1 && { has_systemd || [ -n "${STATE[SYSTEMD_DIR]:-}" ]; }; then
+    act "reload systemd" systemctl daemon-reload || true
+  fi
+  if command -v docker >/dev/null 2>&1 && [ "${STATE[NO_DOCKER]:-0}" != 1 ] && [ -n "${STATE[DOCKER_IMAGE]:-}" ]; then
     act "remove the node container" docker rm -f "$CONTAINER_NAME" || true
     act "remove the Docker network" docker network rm "$DOCKER_NETWORK" || true
     removed+=("container $CONTAINER_NAME and network $DOCKER_NETWORK")
@@ -1576,7 +1624,7 @@ setup_logging() {
     file=/var/log/noderr/install.log
   fi
   if [ "$(id -u)" -ne 0 ] && [ -z "$LOG_FILE_OPT" ]; then return 0; fi
-  mkdir -p -m 700 "$(dirname "$file")" 2>/dev/null || true
+  if [ ! -d "$(dirname "$file")" ]; then mkdir -p "$(dirname "$file")" 2>/dev/null && chmod 700 "$(dirname "$file")"; fi
   if (umask 077 && : >>"$file") 2>/dev/null; then
     LOG_FILE=$file
     log "noderr installer $NODERR_VERSION; api=$API_URL tcti=$TCTI config=$CONFIG_DIR install=$INSTALL_DIR no-docker=$NO_DOCKER dry-run=$DRY_RUN"
@@ -1623,7 +1671,13 @@ main() {
   check_root
   [ "$(id -u)" -ne 0 ] || ok "Running as root"
   if [ -r "$(state_file)" ]; then load_state; fi
-  if [ "${STATE[STAGE]:-}" = done ]; then
+  if stage_at_least activated; then
+    # Registered: keep everything from now on, and use the keys and TPM the node registered with.
+    ROLLBACK_ARMED=0
+    AK_HANDLE=${STATE[AK_HANDLE]:-$AK_HANDLE} KEY_HANDLE=${STATE[KEY_HANDLE]:-$KEY_HANDLE}
+    if [ -n "${STATE[NO_DOCKER]:-}" ] && [ "$NO_DOCKER" != 1 ]; then NO_DOCKER=${STATE[NO_DOCKER]}; fi
+  fi
+  if [ "${STATE[STAGE]:-}" = "done" ]; then
     ok "noderr is already installed on this host: node ${STATE[NODE_ID]:-?} (config $CONFIG_DIR). Nothing to do."
     info "Check it with: sudo ${STATE[INSTALL_DIR]:-$INSTALL_DIR}/bin/noderr-heartbeat"
     info "To reinstall, run with --uninstall first."
@@ -1649,13 +1703,22 @@ main() {
         "Pass the token from your welcome email: curl -fsSL ${API_URL}/install/linux | sudo bash -s -- <INSTALL_TOKEN>" \
         "Or use --token-file FILE or NODERR_INSTALL_TOKEN."
     fi
+  elif ! command -v jq >/dev/null 2>&1; then
+    info "The install token is checked once jq is installed (step 3)."
   else
     fetch_install_config
     ok "Install token accepted (tier $(jq -r .tier "$CONFIG_JSON"), not used up until activation)"
   fi
 
   step 2 "Checking the hardware"
-  check_tpm
+  local tpm_checked=0
+  if command -v tpm2_getcap >/dev/null 2>&1; then
+    check_tpm
+    tpm_checked=1
+  else
+    check_tpm_device
+    info "tpm2-tools is not installed yet: the TPM is queried after step 3."
+  fi
   check_resources
 
   confirm
@@ -1664,13 +1727,18 @@ main() {
   install_dependencies
 
   step 4 "Creating TPM keys"
+  if [ "$tpm_checked" = 0 ] && [ "$DRY_RUN" != 1 ]; then check_tpm; fi
+  if [ -z "${CONFIG_JSON:-}" ] && [ -n "$INSTALL_TOKEN" ] && ! stage_at_least activated && [ "$DRY_RUN" != 1 ]; then
+    fetch_install_config
+    ok "Install token accepted (tier $(jq -r .tier "$CONFIG_JSON"), not used up until activation)"
+  fi
   ensure_dir "$CONFIG_DIR" 700
   if [ "$DRY_RUN" != 1 ]; then
     exec 9>"$CONFIG_DIR/.install.lock"
     flock -n 9 || fail "$EXIT_FAILURE" "Another noderr installer is running on this host." "Wait for it to finish, then run again if needed."
-    STATE[API_URL]=$API_URL STATE[TCTI]=$TCTI STATE[TPM_TIMEOUT]=$TPM_TIMEOUT
-    if [ -n "${CONFIG_JSON:-}" ] && [ -s "$CONFIG_JSON" ]; then
-      STATE[PCR_SELECTION]=$(jq '.attestation.pcrSelection' "$CONFIG_JSON" | pcr_selection_arg)
+    if ! stage_at_least activated; then
+      STATE[API_URL]=$API_URL STATE[TCTI]=$TCTI STATE[TPM_TIMEOUT]=$TPM_TIMEOUT STATE[NO_DOCKER]=$NO_DOCKER
+      remember_install_config
     fi
     save_state
   fi
@@ -1695,8 +1763,9 @@ main() {
     printf '\nDry run complete: nothing was changed.\n'
     return 0
   fi
-  STATE[STAGE]=done
+  STATE[STAGE]="done"
   save_state
+  log "timing: step $CURRENT_STEP took $(($(now_ms) - STEP_STARTED_MS)) ms"
   summary
 }
 

@@ -11,6 +11,8 @@ import { freePort } from './free-port.ts';
 export interface WranglerDev {
   url: string;
   port: number;
+  /** Process id of `wrangler dev` (workerd runs as its descendant). */
+  pid: number;
   /** Everything wrangler and the Worker printed (Worker `console.log` lines included). */
   output(): string;
   stop(): Promise<void>;
@@ -95,5 +97,5 @@ export async function startWranglerDev(options: {
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { url, port, output: () => out, stop };
+  return { url, port, pid: child.pid!, output: () => out, stop };
 }

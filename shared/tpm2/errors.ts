@@ -32,7 +32,11 @@ export class TpmError extends Error {
   readonly reason: TpmReason;
   /** Machine-readable specifics, e.g. `{ rule: 'kernelSha256Allowlist' }` or `{ bank: 'sha256', pcr: 7 }`. */
   readonly details: Readonly<Record<string, string | number | boolean>> | undefined;
-  constructor(reason: TpmReason, message: string, details?: Readonly<Record<string, string | number | boolean>>) {
+  constructor(
+    reason: TpmReason,
+    message: string,
+    details?: Readonly<Record<string, string | number | boolean>>,
+  ) {
     super(message);
     this.name = 'TpmError';
     this.reason = reason;

@@ -32,3 +32,6 @@ export { EK_ROOTS_BUNDLE_DATE } from './ek-roots/bundle.ts';
 export * from './kdf.ts';
 export * from './make-credential.ts';
 export * from './secret-sharing.ts';
+
+// ── Measured boot: TCG event log parse, replay, facts and policy ─────────────────────────────────────
+export * from './eventlog/index.ts';

@@ -19,7 +19,10 @@ export const requireJson: MiddlewareHandler<AppEnv> = async (c, next) => {
     const type = c.req.header('content-type') ?? '';
     const hasBody = c.req.header('content-length') !== '0' && c.req.raw.body !== null;
     if (hasBody && !/^application\/json\s*(;|$)/i.test(type)) {
-      throw new ApiError('UNSUPPORTED_MEDIA_TYPE', 'Send the body as JSON with Content-Type: application/json.');
+      throw new ApiError(
+        'UNSUPPORTED_MEDIA_TYPE',
+        'Send the body as JSON with Content-Type: application/json.',
+      );
     }
   }
   await next();

@@ -30,7 +30,10 @@ function fromHttpException(e: HTTPException): ApiError {
     405: ['METHOD_NOT_ALLOWED', 'This method is not allowed on this path.'],
     413: ['PAYLOAD_TOO_LARGE', 'The request body is larger than 256 KiB.'],
   };
-  const [code, message] = byStatus[e.status] ?? ['INTERNAL', 'Something went wrong on our side; retry later.'];
+  const [code, message] = byStatus[e.status] ?? [
+    'INTERNAL',
+    'Something went wrong on our side; retry later.',
+  ];
   return new ApiError(code, message);
 }
 
@@ -72,5 +75,8 @@ export const onError: ErrorHandler<AppEnv> = (err, c) => {
 export const onNotFound: NotFoundHandler<AppEnv> = (c) =>
   errorResponse(
     c,
-    new ApiError('NOT_FOUND', `No route for ${c.req.method} ${new URL(c.req.url).pathname}; see /openapi.json.`),
+    new ApiError(
+      'NOT_FOUND',
+      `No route for ${c.req.method} ${new URL(c.req.url).pathname}; see /openapi.json.`,
+    ),
   );

@@ -1,6 +1,6 @@
 import { createRoute } from '@hono/zod-openapi';
-import { fromBase64 } from '../../../shared/encoding/bytes.ts';
 import { ActivateRequest, ActivateResponse } from '../../../shared/api/registration.ts';
+import { fromBase64 } from '../../../shared/encoding/bytes.ts';
 import { ApiError } from '../errors.ts';
 import { rateLimit } from '../middleware/rate-limit.ts';
 import { createRouter, errorResponses, jsonBody, jsonResponse } from '../router.ts';
@@ -35,7 +35,10 @@ export const activate = createRouter().openapi(route, async (c) => {
   const { activationId, secret } = c.req.valid('json');
   const secretBytes = fromBase64(secret);
   if (!secretBytes || secretBytes.length === 0 || secretBytes.length > 64) {
-    throw new ApiError('VALIDATION_FAILED', 'secret must be the base64 of what TPM2_ActivateCredential returned.');
+    throw new ApiError(
+      'VALIDATION_FAILED',
+      'secret must be the base64 of what TPM2_ActivateCredential returned.',
+    );
   }
   const apiKey = newApiKey();
   const node = await c.var.storage.completeRegistration({

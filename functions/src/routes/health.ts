@@ -9,9 +9,13 @@ export const health = new Hono<AppEnv>().get('/', async (c) => {
     await c.var.storage.ping();
   } catch (err) {
     c.var.log.warn('health.database_unreachable', { error: err });
-    throw new ApiError('DATABASE_UNAVAILABLE', 'The database is unreachable; the service cannot admit nodes.', {
-      details: { status: 'degraded', version: SERVICE_VERSION, database: 'unreachable' },
-    });
+    throw new ApiError(
+      'DATABASE_UNAVAILABLE',
+      'The database is unreachable; the service cannot admit nodes.',
+      {
+        details: { status: 'degraded', version: SERVICE_VERSION, database: 'unreachable' },
+      },
+    );
   }
   return c.json({ status: 'ok', version: SERVICE_VERSION, database: 'ok' });
 });

@@ -1,6 +1,6 @@
 import { createRoute } from '@hono/zod-openapi';
-import { fromBase64, toBase64 } from '../../../shared/encoding/bytes.ts';
 import { HeartbeatRequest, HeartbeatResponse } from '../../../shared/api/heartbeat.ts';
+import { fromBase64, toBase64 } from '../../../shared/encoding/bytes.ts';
 import { TpmError } from '../../../shared/tpm2/errors.ts';
 import { ApiError } from '../errors.ts';
 import { createRouter, errorResponses, jsonBody, jsonResponse } from '../router.ts';
@@ -41,23 +41,38 @@ export const heartbeat = createRouter().openapi(route, async (c) => {
   const storage = c.var.storage;
   const bearer = /^Bearer (\S+)$/.exec(c.req.header('authorization') ?? '')?.[1] ?? body.jwtToken;
   if (!bearer) {
-    throw new ApiError('SESSION_INVALID', 'Send the node session as Authorization: Bearer <jwt> (from auth/verify).');
+    throw new ApiError(
+      'SESSION_INVALID',
+      'Send the node session as Authorization: Bearer <jwt> (from auth/verify).',
+    );
   }
   const claims = await verifyNodeSession(config, bearer);
   if (claims.sub !== body.nodeId) {
-    throw new ApiError('SESSION_FORBIDDEN', 'This session belongs to another node; use the session of the node you report for.');
+    throw new ApiError(
+      'SESSION_FORBIDDEN',
+      'This session belongs to another node; use the session of the node you report for.',
+    );
   }
 
   if (body.attestation) {
     const nonce = fromBase64(body.attestation.nonce);
     if (!nonce || nonce.length !== 32) {
-      throw new ApiError('CHALLENGE_INVALID', 'attestation.nonce must be the nonce the previous heartbeat returned.');
+      throw new ApiError(
+        'CHALLENGE_INVALID',
+        'attestation.nonce must be the nonce the previous heartbeat returned.',
+      );
     }
     // The node (status checked inside), its pinned AK and baseline, and its tier's current policy.
     const node = await storage.getNode(body.nodeId);
-    if (node.status === 'revoked') throw new ApiError('NODE_REVOKED', 'This node was revoked; it cannot be used again.');
-    if (node.status === 'suspended') throw new ApiError('NODE_SUSPENDED', 'This node is suspended; an admin must review and reactivate it.');
-    await storage.consumeChallenge({ purpose: 'reattestation', nonceHash: await sha256Hex(nonce), nodeId: body.nodeId });
+    if (node.status === 'revoked')
+      throw new ApiError('NODE_REVOKED', 'This node was revoked; it cannot be used again.');
+    if (node.status === 'suspended')
+      throw new ApiError('NODE_SUSPENDED', 'This node is suspended; an admin must review and reactivate it.');
+    await storage.consumeChallenge({
+      purpose: 'reattestation',
+      nonceHash: await sha256Hex(nonce),
+      nodeId: body.nodeId,
+    });
     const policy = await storage.getPolicy(node.tier);
     try {
       const result = await verifyReattestation({ node, attestation: body.attestation, nonce, policy });
@@ -81,7 +96,11 @@ export const heartbeat = createRouter().openapi(route, async (c) => {
           policyVersion: policy.version,
           details: { message: err.message },
         });
-        c.var.log.warn('reattestation.failed', { nodeId: body.nodeId, reason: err.reason, status: outcome.status });
+        c.var.log.warn('reattestation.failed', {
+          nodeId: body.nodeId,
+          reason: err.reason,
+          status: outcome.status,
+        });
       }
       throw err;
     }

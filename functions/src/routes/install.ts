@@ -1,6 +1,6 @@
 import { createRoute } from '@hono/zod-openapi';
-import { toBase64 } from '../../../shared/encoding/bytes.ts';
 import { InstallConfigRequest, InstallConfigResponse } from '../../../shared/api/install.ts';
+import { toBase64 } from '../../../shared/encoding/bytes.ts';
 import { rateLimit } from '../middleware/rate-limit.ts';
 import { createRouter, errorResponses, jsonBody, jsonResponse } from '../router.ts';
 import { randomBytes, sha256Hex } from '../services/secrets.ts';
@@ -16,7 +16,13 @@ const route = createRoute({
   request: { body: jsonBody(InstallConfigRequest) },
   responses: {
     200: jsonResponse(InstallConfigResponse, 'token valid; configuration and challenge'),
-    ...errorResponses('INSTALL_TOKEN_INVALID', 'INSTALL_TOKEN_USED', 'INSTALL_TOKEN_EXPIRED', 'INSTALL_TOKEN_REVOKED', 'RATE_LIMITED'),
+    ...errorResponses(
+      'INSTALL_TOKEN_INVALID',
+      'INSTALL_TOKEN_USED',
+      'INSTALL_TOKEN_EXPIRED',
+      'INSTALL_TOKEN_REVOKED',
+      'RATE_LIMITED',
+    ),
   },
 });
 

@@ -1,13 +1,13 @@
 import { createRoute } from '@hono/zod-openapi';
-import { fromBase64, toBase64, toHex } from '../../../shared/encoding/bytes.ts';
 import { RegisterRequest, RegisterResponse } from '../../../shared/api/registration.ts';
+import { fromBase64, toBase64, toHex } from '../../../shared/encoding/bytes.ts';
 import { TpmError } from '../../../shared/tpm2/errors.ts';
 import { makeCredential } from '../../../shared/tpm2/make-credential.ts';
 import { ApiError } from '../errors.ts';
 import { rateLimit } from '../middleware/rate-limit.ts';
 import { createRouter, errorResponses, jsonBody, jsonResponse } from '../router.ts';
-import { randomBytes, sha256Hex } from '../services/secrets.ts';
 import { verifyRegistrationEvidence } from '../services/registration-evidence.ts';
+import { randomBytes, sha256Hex } from '../services/secrets.ts';
 import { trustStoreWith } from '../services/trust-store.ts';
 
 const route = createRoute({
@@ -41,7 +41,10 @@ export const register = createRouter().openapi(route, async (c) => {
   const storage = c.var.storage;
   const nonce = fromBase64(body.attestation.nonce);
   if (!nonce || nonce.length !== 32) {
-    throw new ApiError('CHALLENGE_INVALID', 'attestation.nonce must be the 32-byte nonce install/config returned.');
+    throw new ApiError(
+      'CHALLENGE_INVALID',
+      'attestation.nonce must be the 32-byte nonce install/config returned.',
+    );
   }
   const tokenHash = await sha256Hex(body.installToken);
   const challenge = await storage.consumeChallenge({
@@ -70,7 +73,11 @@ export const register = createRouter().openapi(route, async (c) => {
   await storage.checkEkAvailable(evidence.ekFingerprint);
 
   const secret = randomBytes(32);
-  const credential = await makeCredential({ ekPublic: evidence.ekPublic, objectName: evidence.akName, secret });
+  const credential = await makeCredential({
+    ekPublic: evidence.ekPublic,
+    objectName: evidence.akName,
+    secret,
+  });
   const pending = await storage.storePendingActivation({
     installTokenHash: tokenHash,
     nodeId: evidence.nodeId,

@@ -1,17 +1,17 @@
 import { createRoute } from '@hono/zod-openapi';
-import { fromBase64, toBase64 } from '../../../shared/encoding/bytes.ts';
 import {
   NodeChallengeRequest,
   NodeChallengeResponse,
   VerifyRequest,
   VerifyResponse,
 } from '../../../shared/api/session.ts';
+import { fromBase64, toBase64 } from '../../../shared/encoding/bytes.ts';
 import { ApiError } from '../errors.ts';
 import { rateLimit } from '../middleware/rate-limit.ts';
 import { createRouter, errorResponses, jsonBody, jsonResponse } from '../router.ts';
 import { nodeKeyJkt } from '../services/node-key.ts';
-import { verifyMessage, verifyNodeSignature } from '../services/node-signature.ts';
 import { mintNodeSession } from '../services/node-sessions.ts';
+import { verifyMessage, verifyNodeSignature } from '../services/node-signature.ts';
 import { randomBytes, sha256Hex } from '../services/secrets.ts';
 
 const challengeRoute = createRoute({
@@ -60,7 +60,8 @@ export const session = createRouter()
     const body = c.req.valid('json');
     const nonce = fromBase64(body.challenge);
     const signature = fromBase64(body.signature);
-    if (!nonce || nonce.length !== 32) throw new ApiError('CHALLENGE_INVALID', 'challenge must be the nonce auth/challenge returned.');
+    if (!nonce || nonce.length !== 32)
+      throw new ApiError('CHALLENGE_INVALID', 'challenge must be the nonce auth/challenge returned.');
     if (!signature) throw BAD_CREDENTIALS();
     // One round trip checks the API key and the node's status and consumes the challenge.
     const node = await c.var.storage.beginNodeSession({
@@ -78,5 +79,8 @@ export const session = createRouter()
       jkt: await nodeKeyJkt(node.publicKey),
       ttlSeconds: node.sessionTtlSeconds,
     });
-    return c.json({ jwtToken: minted.jwt, expiresAt: minted.expiresAt.toISOString(), status: 'verified' as const }, 200);
+    return c.json(
+      { jwtToken: minted.jwt, expiresAt: minted.expiresAt.toISOString(), status: 'verified' as const },
+      200,
+    );
   });

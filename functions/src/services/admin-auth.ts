@@ -19,14 +19,19 @@ const remoteSets = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
 function remoteJwks(supabaseUrl: string) {
   let set = remoteSets.get(supabaseUrl);
   if (!set) {
-    set = createRemoteJWKSet(new URL('/auth/v1/.well-known/jwks.json', supabaseUrl), { cooldownDuration: 30_000 });
+    set = createRemoteJWKSet(new URL('/auth/v1/.well-known/jwks.json', supabaseUrl), {
+      cooldownDuration: 30_000,
+    });
     remoteSets.set(supabaseUrl, set);
   }
   return set;
 }
 
 const UNAUTHORIZED = () =>
-  new ApiError('UNAUTHORIZED', 'Sign in to the dApp and send the Supabase access token as Authorization: Bearer <token>.');
+  new ApiError(
+    'UNAUTHORIZED',
+    'Sign in to the dApp and send the Supabase access token as Authorization: Bearer <token>.',
+  );
 
 export async function authenticateAdmin(config: Config, authorization: string | undefined): Promise<Admin> {
   const token = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/.exec(authorization ?? '')?.[1];
@@ -54,7 +59,10 @@ export async function authenticateAdmin(config: Config, authorization: string | 
   }
   const role = (payload.app_metadata as { role?: unknown } | undefined)?.role;
   if (role !== 'admin') {
-    throw new ApiError('FORBIDDEN', 'This account is not an administrator; ask an admin to set app_metadata.role = "admin".');
+    throw new ApiError(
+      'FORBIDDEN',
+      'This account is not an administrator; ask an admin to set app_metadata.role = "admin".',
+    );
   }
   return { userId: payload.sub!, email: typeof payload.email === 'string' ? payload.email : undefined };
 }

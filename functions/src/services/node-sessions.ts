@@ -1,9 +1,9 @@
 import {
-  type CryptoKey as JoseKey,
   calculateJwkThumbprint,
   createLocalJWKSet,
   exportJWK,
   importJWK,
+  type CryptoKey as JoseKey,
   type JSONWebKeySet,
   type JWK,
   jwtVerify,
@@ -49,7 +49,12 @@ async function buildRing(keys: Config['NODE_JWT_KEYS']['keys']): Promise<KeyRing
   const current = keys[0]!;
   const signingKey = (await importJWK({ ...current, alg: 'ES256' } as JWK, 'ES256')) as JoseKey;
   const jwks: JSONWebKeySet = { keys: keys.slice(0, 2).map((k) => publicJwk(k as JWK)) };
-  return { signingKey, kid: current.kid, jwks, verifier: createLocalJWKSet({ keys: keys.map((k) => publicJwk(k as JWK)) }) };
+  return {
+    signingKey,
+    kid: current.kid,
+    jwks,
+    verifier: createLocalJWKSet({ keys: keys.map((k) => publicJwk(k as JWK)) }),
+  };
 }
 
 function keyRing(config: Config): Promise<KeyRing> {
@@ -115,6 +120,9 @@ export async function verifyNodeSession(config: Config, jwt: string): Promise<No
       exp: payload.exp!,
     };
   } catch {
-    throw new ApiError('SESSION_INVALID', 'The session token is missing, malformed, expired or not ours; open a new session with auth/challenge and auth/verify.');
+    throw new ApiError(
+      'SESSION_INVALID',
+      'The session token is missing, malformed, expired or not ours; open a new session with auth/challenge and auth/verify.',
+    );
   }
 }

@@ -1,7 +1,7 @@
-import { ByteReader } from '../../../shared/tpm2/cursor.ts';
 import { TPM_ALG } from '../../../shared/tpm2/constants.ts';
-import { parseSignature } from '../../../shared/tpm2/structures/signature.ts';
+import { ByteReader } from '../../../shared/tpm2/cursor.ts';
 import { spkiFromPem } from '../../../shared/tpm2/public-key-spki.ts';
+import { parseSignature } from '../../../shared/tpm2/structures/signature.ts';
 
 /**
  * The node-key signature that opens a session (design/API.md `auth/verify`): ECDSA P-256 / SHA-256
@@ -61,7 +61,11 @@ export function verifyMessage(nodeId: string, nonce: Uint8Array): Uint8Array {
   return out;
 }
 
-export async function verifyNodeSignature(publicKeyPem: string, message: Uint8Array, signature: Uint8Array): Promise<boolean> {
+export async function verifyNodeSignature(
+  publicKeyPem: string,
+  message: Uint8Array,
+  signature: Uint8Array,
+): Promise<boolean> {
   try {
     const raw = signature[0] === 0x30 ? rawFromDer(signature) : rawFromTpmt(signature);
     if (!raw) return false;

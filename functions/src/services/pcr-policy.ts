@@ -24,7 +24,10 @@ export function requirePolicySelection(policy: PcrSelection, quoted: Record<stri
 }
 
 /** The policy-selected PCR values out of a verified quote, as hex (the form stored as baseline). */
-export function selectedValues(policy: PcrSelection, verified: Record<string, Record<string, Uint8Array>>): PcrValues {
+export function selectedValues(
+  policy: PcrSelection,
+  verified: Record<string, Record<string, Uint8Array>>,
+): PcrValues {
   const out: PcrValues = {};
   for (const [bank, indices] of Object.entries(policy) as [keyof PcrValues, number[]][]) {
     const values: Record<string, string> = {};
@@ -50,7 +53,10 @@ export function judgePcrs(
       if (policy.pcrMode === 'allowlist') {
         const allowed = policy.allowedPcrValues[bank]?.[key] ?? [];
         if (!value || !allowed.includes(value)) {
-          throw new TpmError('PCR_POLICY_VIOLATION', `${bank} PCR ${key} is not one of the values this tier allows`);
+          throw new TpmError(
+            'PCR_POLICY_VIOLATION',
+            `${bank} PCR ${key} is not one of the values this tier allows`,
+          );
         }
       } else if (baseline) {
         if (baseline[bank]?.[key] !== value) {

@@ -1,13 +1,17 @@
 import type { z } from 'zod';
-import { fromBase64, toHex } from '../../../shared/encoding/bytes.ts';
 import type { RegistrationAttestation } from '../../../shared/api/registration.ts';
+import { fromBase64, toHex } from '../../../shared/encoding/bytes.ts';
 import { TPM_ALG, TPM_ECC } from '../../../shared/tpm2/constants.ts';
-import { type EkCertificateInfo, type TrustStore, verifyEkCertificate } from '../../../shared/tpm2/ek-certificate.ts';
+import {
+  type EkCertificateInfo,
+  type TrustStore,
+  verifyEkCertificate,
+} from '../../../shared/tpm2/ek-certificate.ts';
 import { TpmError } from '../../../shared/tpm2/errors.ts';
 import { requireNodeKeyAttributes } from '../../../shared/tpm2/node-key.ts';
 import { publicKeyToSpki, spkiFromPem } from '../../../shared/tpm2/public-key-spki.ts';
-import { computeName, parsePublicAny, type TpmtPublic } from '../../../shared/tpm2/structures/public.ts';
 import type { TpmsClockInfo } from '../../../shared/tpm2/structures/attest.ts';
+import { computeName, parsePublicAny, type TpmtPublic } from '../../../shared/tpm2/structures/public.ts';
 import { verifyCertify } from '../../../shared/tpm2/verify-certify.ts';
 import { verifyQuote } from '../../../shared/tpm2/verify-quote.ts';
 import type { AttestationPolicy, PcrValues } from '../storage/types.ts';
@@ -98,7 +102,10 @@ export async function verifyRegistrationEvidence(input: {
     throw new TpmError('NODE_KEY_MISMATCH', 'publicKey is not a readable SPKI PEM');
   }
   if (toHex(certifiedSpki) !== toHex(claimedSpki)) {
-    throw new TpmError('NODE_KEY_MISMATCH', 'publicKey is not the key the TPM certified; send the certified node key');
+    throw new TpmError(
+      'NODE_KEY_MISMATCH',
+      'publicKey is not the key the TPM certified; send the certified node key',
+    );
   }
 
   return {

@@ -56,7 +56,10 @@ describe('registration attacks', () => {
   it('refuses a quote signed by another AK with SIGNATURE_INVALID', async () => {
     const token = await stack.issueToken();
     const otherAk = await createAk(node.tpm, node.dir, node.ek, 'ecc-ecdsa', 'other-ak');
-    const body = await node.registrationBody(token, await nonceFor(token), { ak: otherAk, label: 'other-ak-quote' });
+    const body = await node.registrationBody(token, await nonceFor(token), {
+      ak: otherAk,
+      label: 'other-ak-quote',
+    });
     expectError(await register(body), 422, 'ATTESTATION_INVALID', 'SIGNATURE_INVALID');
   });
 
@@ -65,7 +68,10 @@ describe('registration attacks', () => {
     const fakeKey = await createNodeKey(node.tpm, node.dir, 'fake-ak');
     // TPM2_Quote signs with any signing key; only the restricted attribute makes its output trustworthy.
     const fake = { ...fakeKey, kind: 'ecc-ecdsa' as const, ek: node.ek };
-    const body = await node.registrationBody(token, await nonceFor(token), { ak: fake, label: 'fake-ak-quote' });
+    const body = await node.registrationBody(token, await nonceFor(token), {
+      ak: fake,
+      label: 'fake-ak-quote',
+    });
     body.attestation.akPublic = Buffer.from(fake.public).toString('base64');
     expectError(await register(body), 422, 'ATTESTATION_INVALID', 'AK_ATTRIBUTES_INVALID');
   });
@@ -113,9 +119,17 @@ describe('registration attacks', () => {
     const activationId = (reg.body as { activationId: string }).activationId;
     const wrong = Buffer.alloc(32, 7).toString('base64');
     for (let i = 0; i < 3; i++) {
-      expectError(await stack.call('POST', '/api/v1/auth/activate', { activationId, secret: wrong }), 401, 'ACTIVATION_FAILED');
+      expectError(
+        await stack.call('POST', '/api/v1/auth/activate', { activationId, secret: wrong }),
+        401,
+        'ACTIVATION_FAILED',
+      );
     }
-    expectError(await stack.call('POST', '/api/v1/auth/activate', { activationId, secret: wrong }), 404, 'ACTIVATION_NOT_FOUND');
+    expectError(
+      await stack.call('POST', '/api/v1/auth/activate', { activationId, secret: wrong }),
+      404,
+      'ACTIVATION_NOT_FOUND',
+    );
     // The token survives: it is consumed only by a successful activation.
     expect((await node.installConfig(stack, token)).status).toBe(200);
   });

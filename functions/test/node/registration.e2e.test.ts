@@ -29,9 +29,17 @@ describe('a swtpm node from install token to revocation', () => {
     expect(node.apiKey).toMatch(/^ndr_live_[0-9a-f]{64}$/);
     secretsSeen.push(node.apiKey, node.jwt);
 
-    const list = await stack.admin<{ items: { nodeId: string; status: string; tier: string }[] }>('GET', '/api/v1/admin/nodes');
-    expect(list.body.items).toContainEqual(expect.objectContaining({ nodeId: node.nodeId, status: 'active', tier: 'ORACLE' }));
-    const tokens = await stack.admin<{ items: { status: string; usedByNode: string }[] }>('GET', '/api/v1/admin/install-tokens?status=used');
+    const list = await stack.admin<{ items: { nodeId: string; status: string; tier: string }[] }>(
+      'GET',
+      '/api/v1/admin/nodes',
+    );
+    expect(list.body.items).toContainEqual(
+      expect.objectContaining({ nodeId: node.nodeId, status: 'active', tier: 'ORACLE' }),
+    );
+    const tokens = await stack.admin<{ items: { status: string; usedByNode: string }[] }>(
+      'GET',
+      '/api/v1/admin/install-tokens?status=used',
+    );
     expect(tokens.body.items).toContainEqual(expect.objectContaining({ usedByNode: node.nodeId }));
   });
 
@@ -57,10 +65,13 @@ describe('a swtpm node from install token to revocation', () => {
   });
 
   it('asks for re-attestation when due and accepts a fresh quote over its nonce', async () => {
-    await stack.sql(`update node_identities set attestation_due_at = now() - interval '1 second' where node_id = '${node.nodeId}'`);
+    await stack.sql(
+      `update node_identities set attestation_due_at = now() - interval '1 second' where node_id = '${node.nodeId}'`,
+    );
     const ask = await node.heartbeat(stack);
     expect(ask.status).toBe(200);
-    const attestation = (ask.body as { attestation: { required: boolean; nonce: string; deadline: string } }).attestation;
+    const attestation = (ask.body as { attestation: { required: boolean; nonce: string; deadline: string } })
+      .attestation;
     expect(attestation.required).toBe(true);
     expect(Buffer.from(attestation.nonce, 'base64')).toHaveLength(32);
     expect(Date.parse(attestation.deadline)).toBeGreaterThan(Date.now());
@@ -72,12 +83,16 @@ describe('a swtpm node from install token to revocation', () => {
 
   it('suspends the node when a re-attestation shows a PCR changed against the baseline', async () => {
     await pcrExtend(node.tpm, 7, 'unexpected bootloader', ['sha256']);
-    await stack.sql(`update node_identities set attestation_due_at = now() - interval '1 second' where node_id = '${node.nodeId}'`);
+    await stack.sql(
+      `update node_identities set attestation_due_at = now() - interval '1 second' where node_id = '${node.nodeId}'`,
+    );
     const ask = await node.heartbeat(stack);
     const nonce = (ask.body as { attestation: { nonce: string } }).attestation.nonce;
     const res = await node.heartbeat(stack, nonce, 'reattest-2');
     expect(res.status).toBe(422);
-    expect(res.body).toMatchObject({ error: { code: 'ATTESTATION_INVALID', details: { reason: 'PCR_POLICY_VIOLATION' } } });
+    expect(res.body).toMatchObject({
+      error: { code: 'ATTESTATION_INVALID', details: { reason: 'PCR_POLICY_VIOLATION' } },
+    });
 
     const next = await node.heartbeat(stack);
     expect(next.status).toBe(403);
@@ -88,7 +103,10 @@ describe('a swtpm node from install token to revocation', () => {
   });
 
   it('honours a dashboard edit of the status on the next call', async () => {
-    const reactivate = await stack.admin('POST', `/api/v1/admin/nodes/${node.nodeId}/status`, { status: 'active', reason: 'reviewed' });
+    const reactivate = await stack.admin('POST', `/api/v1/admin/nodes/${node.nodeId}/status`, {
+      status: 'active',
+      reason: 'reviewed',
+    });
     expect(reactivate.status).toBe(200);
     expect((await node.heartbeat(stack)).status).toBe(200);
 
@@ -99,7 +117,10 @@ describe('a swtpm node from install token to revocation', () => {
   });
 
   it('refuses verify and heartbeat once an admin revokes the node, and revoked is final', async () => {
-    const revoke = await stack.admin('POST', `/api/v1/admin/nodes/${node.nodeId}/status`, { status: 'revoked', reason: 'decommissioned' });
+    const revoke = await stack.admin('POST', `/api/v1/admin/nodes/${node.nodeId}/status`, {
+      status: 'revoked',
+      reason: 'decommissioned',
+    });
     expect(revoke.status).toBe(200);
     const hb = await node.heartbeat(stack);
     expect(hb.status).toBe(403);
@@ -107,7 +128,10 @@ describe('a swtpm node from install token to revocation', () => {
     const ch = await stack.call('POST', '/api/v1/auth/challenge', { nodeId: node.nodeId });
     expect(ch.status).toBe(403);
     expect(ch.body).toMatchObject({ error: { code: 'NODE_REVOKED' } });
-    const back = await stack.admin('POST', `/api/v1/admin/nodes/${node.nodeId}/status`, { status: 'active', reason: 'oops' });
+    const back = await stack.admin('POST', `/api/v1/admin/nodes/${node.nodeId}/status`, {
+      status: 'active',
+      reason: 'oops',
+    });
     expect(back.status).toBe(409);
   });
 

@@ -97,7 +97,8 @@ export class Stack {
       ['swtpm issuer', tpm.caIssuerPem],
     ] as const) {
       const res = await this.admin('POST', '/api/v1/admin/ek-anchors', { label, pem });
-      if (res.status !== 201 && res.status !== 409) throw new Error(`anchor: ${res.status} ${JSON.stringify(res.body)}`);
+      if (res.status !== 201 && res.status !== 409)
+        throw new Error(`anchor: ${res.status} ${JSON.stringify(res.body)}`);
     }
   }
 
@@ -127,7 +128,7 @@ export class TpmNode {
     readonly dir: string,
     readonly ek: Ek,
     readonly ak: Ak,
-    readonly nodeKey: TpmKey,
+    public nodeKey: TpmKey,
   ) {}
 
   static async create(): Promise<TpmNode> {
@@ -145,15 +146,18 @@ export class TpmNode {
   }
 
   async installConfig(stack: Stack, installToken: string) {
-    return stack.call<{ challenge: { nonce: string }; attestation: { pcrSelection: Record<string, number[]> } }>(
-      'POST',
-      '/api/v1/install/config',
-      { installToken },
-    );
+    return stack.call<{
+      challenge: { nonce: string };
+      attestation: { pcrSelection: Record<string, number[]> };
+    }>('POST', '/api/v1/install/config', { installToken });
   }
 
   /** The register body for `nonce`, with overrides for attack tests. */
-  async registrationBody(installToken: string, nonce: Uint8Array, options: { ak?: Ak | TpmKey; label?: string } = {}) {
+  async registrationBody(
+    installToken: string,
+    nonce: Uint8Array,
+    options: { ak?: Ak | TpmKey; label?: string } = {},
+  ) {
     const signer = (options.ak ?? this.ak) as Ak;
     const q = await quote(this.tpm, this.dir, signer, nonce, PCRS, options.label ?? 'reg-quote');
     const c = await certify(this.tpm, this.dir, this.nodeKey, this.ak);
@@ -168,7 +172,11 @@ export class TpmNode {
         quote: b64(q.message),
         signature: b64(q.signature),
         pcrValues: q.pcrs,
-        nodeKeyCertification: { publicArea: b64(this.nodeKey.public), certifyInfo: b64(c.attest), signature: b64(c.signature) },
+        nodeKeyCertification: {
+          publicArea: b64(this.nodeKey.public),
+          certifyInfo: b64(c.attest),
+          signature: b64(c.signature),
+        },
       },
       systemInfo: { hostname: 'swtpm-node', cpuCores: 4, memoryGB: 8, diskGB: 100, os: 'linux' },
     };
@@ -178,7 +186,10 @@ export class TpmNode {
     const path = join(this.dir, `${label}.cred`);
     writeFileSync(
       path,
-      marshalTpm2ToolsCredential(Buffer.from(credentialBlob, 'base64'), Buffer.from(encryptedSecret, 'base64')),
+      marshalTpm2ToolsCredential(
+        Buffer.from(credentialBlob, 'base64'),
+        Buffer.from(encryptedSecret, 'base64'),
+      ),
     );
     return activateCredential(this.tpm, this.dir, this.ak, path, label);
   }
@@ -195,10 +206,14 @@ export class TpmNode {
     );
     if (reg.status !== 202) return reg as unknown as ApiResponse;
     const secret = await this.activate(reg.body.credentialBlob, reg.body.encryptedSecret);
-    const act = await stack.call<{ nodeId: string; apiKey: string; jwtToken: string }>('POST', '/api/v1/auth/activate', {
-      activationId: reg.body.activationId,
-      secret: b64(secret),
-    });
+    const act = await stack.call<{ nodeId: string; apiKey: string; jwtToken: string }>(
+      'POST',
+      '/api/v1/auth/activate',
+      {
+        activationId: reg.body.activationId,
+        secret: b64(secret),
+      },
+    );
     if (act.status === 201) {
       this.nodeId = act.body.nodeId;
       this.apiKey = act.body.apiKey;
@@ -227,13 +242,29 @@ export class TpmNode {
   async heartbeat(stack: Stack, attestationNonce?: string, label = 'hb-quote'): Promise<ApiResponse> {
     let attestation: Record<string, unknown> | undefined;
     if (attestationNonce) {
-      const q = await quote(this.tpm, this.dir, this.ak, Buffer.from(attestationNonce, 'base64'), PCRS, label);
-      attestation = { nonce: attestationNonce, quote: b64(q.message), signature: b64(q.signature), pcrValues: q.pcrs };
+      const q = await quote(
+        this.tpm,
+        this.dir,
+        this.ak,
+        Buffer.from(attestationNonce, 'base64'),
+        PCRS,
+        label,
+      );
+      attestation = {
+        nonce: attestationNonce,
+        quote: b64(q.message),
+        signature: b64(q.signature),
+        pcrValues: q.pcrs,
+      };
     }
     return stack.call(
       'POST',
       '/api/v1/auth/heartbeat',
-      { nodeId: this.nodeId, metrics: { uptime: 10, cpu: 1.5, memory: 20, version: '0.1.0' }, ...(attestation ? { attestation } : {}) },
+      {
+        nodeId: this.nodeId,
+        metrics: { uptime: 10, cpu: 1.5, memory: 20, version: '0.1.0' },
+        ...(attestation ? { attestation } : {}),
+      },
       { authorization: `Bearer ${this.jwt}` },
     );
   }

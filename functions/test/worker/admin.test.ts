@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { admin, APPLICATION_ID, call, errorOf, issueToken, supabaseToken } from './helpers.ts';
+import { APPLICATION_ID, admin, call, errorOf, issueToken, supabaseToken } from './helpers.ts';
 
 describe('admin authentication', () => {
   it('refuses an admin call without a token with UNAUTHORIZED', async () => {
@@ -50,7 +50,10 @@ describe('admin authentication', () => {
     });
     expect(pre.status).toBe(204);
     expect(pre.headers.get('access-control-allow-origin')).toBe('https://dapp.test');
-    const res = await call('GET', '/api/v1/admin/nodes', { token: await supabaseToken(), headers: { origin: 'https://dapp.test' } });
+    const res = await call('GET', '/api/v1/admin/nodes', {
+      token: await supabaseToken(),
+      headers: { origin: 'https://dapp.test' },
+    });
     expect(res.status).toBe(200);
     expect(res.headers.get('access-control-allow-origin')).toBe('https://dapp.test');
   });
@@ -104,7 +107,10 @@ describe('admin install tokens', () => {
   });
 
   it('answers NOT_FOUND for revoking an unknown token', async () => {
-    const res = await admin('POST', '/api/v1/admin/install-tokens/00000000-0000-4000-8000-000000000000/revoke');
+    const res = await admin(
+      'POST',
+      '/api/v1/admin/install-tokens/00000000-0000-4000-8000-000000000000/revoke',
+    );
     expect(res.status).toBe(404);
     expect(errorOf(res.body).code).toBe('NOT_FOUND');
   });
@@ -164,9 +170,8 @@ KoZIzj0DAQcDQgAE
 });
 
 async function selfSignedCa(cn: string): Promise<string> {
-  const { X509CertificateGenerator, BasicConstraintsExtension, KeyUsagesExtension, KeyUsageFlags } = await import(
-    '@peculiar/x509'
-  );
+  const { X509CertificateGenerator, BasicConstraintsExtension, KeyUsagesExtension, KeyUsageFlags } =
+    await import('@peculiar/x509');
   const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
   const keys = (await crypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as CryptoKeyPair;
   const cert = await X509CertificateGenerator.createSelfSigned({

@@ -9,7 +9,9 @@ describe('request handling', () => {
   });
 
   it('rejects unknown fields with VALIDATION_FAILED', async () => {
-    const res = await call('POST', '/api/v1/auth/challenge', { body: { nodeId: `0x${'a'.repeat(64)}`, extra: 1 } });
+    const res = await call('POST', '/api/v1/auth/challenge', {
+      body: { nodeId: `0x${'a'.repeat(64)}`, extra: 1 },
+    });
     expect(res.status).toBe(400);
     expect(errorOf(res.body).code).toBe('VALIDATION_FAILED');
   });
@@ -24,7 +26,9 @@ describe('request handling', () => {
   });
 
   it('rejects a body over 256 KiB with PAYLOAD_TOO_LARGE', async () => {
-    const res = await call('POST', '/api/v1/auth/register', { rawBody: JSON.stringify({ pad: 'x'.repeat(300 * 1024) }) });
+    const res = await call('POST', '/api/v1/auth/register', {
+      rawBody: JSON.stringify({ pad: 'x'.repeat(300 * 1024) }),
+    });
     expect(res.status).toBe(413);
     expect(errorOf(res.body).code).toBe('PAYLOAD_TOO_LARGE');
   });
@@ -48,7 +52,9 @@ describe('service documents', () => {
     expect(res.status).toBe(200);
     const doc = res.body as { openapi: string; paths: Record<string, Record<string, unknown>> };
     expect(doc.openapi).toBe('3.1.0');
-    const paths = Object.entries(doc.paths).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`));
+    const paths = Object.entries(doc.paths).flatMap(([p, ops]) =>
+      Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`),
+    );
     expect(paths).toEqual(
       expect.arrayContaining([
         'POST /api/v1/install/config',

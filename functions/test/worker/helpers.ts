@@ -38,7 +38,8 @@ export async function call(
     'cf-connecting-ip': `198.51.100.${Math.floor(Math.random() * 250) + 1}.${crypto.randomUUID().slice(0, 4)}`,
     ...options.headers,
   };
-  if (options.body !== undefined || options.rawBody !== undefined) headers['content-type'] ??= 'application/json';
+  if (options.body !== undefined || options.rawBody !== undefined)
+    headers['content-type'] ??= 'application/json';
   if (options.token) headers.authorization = `Bearer ${options.token}`;
   const res = await SELF.fetch(`${BASE}${path}`, {
     method,
@@ -61,8 +62,17 @@ export async function admin(method: string, path: string, body?: unknown) {
   return call(method, path, { body, token: await supabaseToken() });
 }
 
-export async function issueToken(tier = 'ALL', os = 'linux', expiresInDays = 7): Promise<{ id: string; token: string }> {
-  const res = await admin('POST', '/api/v1/admin/install-tokens', { applicationId: APPLICATION_ID, tier, os, expiresInDays });
+export async function issueToken(
+  tier = 'ALL',
+  os = 'linux',
+  expiresInDays = 7,
+): Promise<{ id: string; token: string }> {
+  const res = await admin('POST', '/api/v1/admin/install-tokens', {
+    applicationId: APPLICATION_ID,
+    tier,
+    os,
+    expiresInDays,
+  });
   if (res.status !== 201) throw new Error(`issue failed: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body as { id: string; token: string };
 }
@@ -75,6 +85,13 @@ export async function dashboardSql<T extends readonly object[]>(
   return fn(sql);
 }
 
-export function errorOf(body: unknown): { code: string; message: string; requestId: string; details?: Record<string, unknown> } {
-  return (body as { error: { code: string; message: string; requestId: string; details?: Record<string, unknown> } }).error;
+export function errorOf(body: unknown): {
+  code: string;
+  message: string;
+  requestId: string;
+  details?: Record<string, unknown>;
+} {
+  return (
+    body as { error: { code: string; message: string; requestId: string; details?: Record<string, unknown> } }
+  ).error;
 }

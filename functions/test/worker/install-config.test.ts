@@ -30,7 +30,9 @@ describe('POST /api/v1/install/config', () => {
   });
 
   it('refuses an unknown token with INSTALL_TOKEN_INVALID', async () => {
-    const res = await call('POST', '/api/v1/install/config', { body: { installToken: `ndr_install_${'ab'.repeat(32)}` } });
+    const res = await call('POST', '/api/v1/install/config', {
+      body: { installToken: `ndr_install_${'ab'.repeat(32)}` },
+    });
     expect(res.status).toBe(401);
     expect(errorOf(res.body).code).toBe('INSTALL_TOKEN_INVALID');
   });
@@ -44,7 +46,10 @@ describe('POST /api/v1/install/config', () => {
 
   it('refuses an expired token with INSTALL_TOKEN_EXPIRED', async () => {
     const { id, token } = await issueToken();
-    await dashboardSql((sql) => sql`update install_tokens set created_at = now() - interval '2 days', expires_at = now() - interval '1 second' where id = ${id} returning id`);
+    await dashboardSql(
+      (sql) =>
+        sql`update install_tokens set created_at = now() - interval '2 days', expires_at = now() - interval '1 second' where id = ${id} returning id`,
+    );
     const res = await call('POST', '/api/v1/install/config', { body: { installToken: token } });
     expect(res.status).toBe(410);
     expect(errorOf(res.body).code).toBe('INSTALL_TOKEN_EXPIRED');
@@ -52,7 +57,9 @@ describe('POST /api/v1/install/config', () => {
 
   it('refuses a used token with INSTALL_TOKEN_USED', async () => {
     const { id, token } = await issueToken();
-    await dashboardSql((sql) => sql`update install_tokens set is_used = true, used_at = now() where id = ${id} returning id`);
+    await dashboardSql(
+      (sql) => sql`update install_tokens set is_used = true, used_at = now() where id = ${id} returning id`,
+    );
     const res = await call('POST', '/api/v1/install/config', { body: { installToken: token } });
     expect(res.status).toBe(409);
     expect(errorOf(res.body).code).toBe('INSTALL_TOKEN_USED');

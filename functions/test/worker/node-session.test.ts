@@ -5,10 +5,15 @@ import { call, errorOf } from './helpers.ts';
 
 const NODE_A = `0x${'a1'.repeat(32)}`;
 const NODE_B = `0x${'b2'.repeat(32)}`;
-const keys = JSON.parse((env as unknown as { NODE_JWT_KEYS: string }).NODE_JWT_KEYS) as { keys: Record<string, string>[] };
+const keys = JSON.parse((env as unknown as { NODE_JWT_KEYS: string }).NODE_JWT_KEYS) as {
+  keys: Record<string, string>[];
+};
 const current = keys.keys[0]!;
 
-async function sessionJwt(claims: Record<string, unknown> = {}, options: { exp?: number; iss?: string; aud?: string } = {}) {
+async function sessionJwt(
+  claims: Record<string, unknown> = {},
+  options: { exp?: number; iss?: string; aud?: string } = {},
+) {
   const key = await importJWK({ ...current, alg: 'ES256' }, 'ES256');
   const now = Math.floor(Date.now() / 1000);
   return new SignJWT({ tier: 'ALL', cnf: { jkt: 'x' }, ...claims })
@@ -49,7 +54,16 @@ describe('node session JWTs on heartbeat', () => {
     const header = base64url.encode(JSON.stringify({ alg: 'none', typ: 'JWT' }));
     const now = Math.floor(Date.now() / 1000);
     const payload = base64url.encode(
-      JSON.stringify({ sub: NODE_A, iss: 'https://noderr-trust.test', aud: 'noderr-nodes', iat: now, exp: now + 600, jti: 'x', tier: 'ALL', cnf: { jkt: 'x' } }),
+      JSON.stringify({
+        sub: NODE_A,
+        iss: 'https://noderr-trust.test',
+        aud: 'noderr-nodes',
+        iat: now,
+        exp: now + 600,
+        jti: 'x',
+        tier: 'ALL',
+        cnf: { jkt: 'x' },
+      }),
     );
     expectSessionInvalid(await heartbeat(`${header}.${payload}.`));
   });
@@ -111,7 +125,12 @@ describe('node challenges', () => {
 
   it('refuses verify with unknown credentials with CREDENTIALS_INVALID', async () => {
     const res = await call('POST', '/api/v1/auth/verify', {
-      body: { nodeId: NODE_B, apiKey: `ndr_live_${'0'.repeat(64)}`, challenge: btoa('x'.repeat(32)), signature: btoa('sig') },
+      body: {
+        nodeId: NODE_B,
+        apiKey: `ndr_live_${'0'.repeat(64)}`,
+        challenge: btoa('x'.repeat(32)),
+        signature: btoa('sig'),
+      },
     });
     expect(res.status).toBe(401);
     expect(errorOf(res.body).code).toBe('CREDENTIALS_INVALID');

@@ -1,5 +1,5 @@
-import { LeReader } from './le-reader.ts';
 import { utf16le } from './efi-variable.ts';
+import { LeReader } from './le-reader.ts';
 
 /**
  * `UEFI_IMAGE_LOAD_EVENT` (PC Client PFP §10.4.5.4), the data of EV_EFI_BOOT_SERVICES_APPLICATION and
@@ -42,7 +42,11 @@ export function parseEfiImageLoad(data: Uint8Array): EfiImageLoad | undefined {
       }
       o += nodeLength;
     }
-    return { imageLocationInMemory, imageLengthInMemory, path: parts.length > 0 ? parts.join('') : undefined };
+    return {
+      imageLocationInMemory,
+      imageLengthInMemory,
+      path: parts.length > 0 ? parts.join('') : undefined,
+    };
   } catch {
     return undefined;
   }

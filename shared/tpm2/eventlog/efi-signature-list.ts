@@ -28,7 +28,10 @@ export function parseEfiSignatureLists(bytes: Uint8Array): EfiSignature[] {
     // Each size is checked against the bytes present before it steers a loop: a list cannot claim more
     // than what follows, and an entry must hold at least its owner GUID plus one byte (no zero-size loop).
     if (listSize < LIST_HEADER || listSize - LIST_HEADER > r.remaining) {
-      throw new TpmError('EVENT_LOG_INVALID', `EFI_SIGNATURE_LIST: SignatureListSize ${listSize} is out of bounds`);
+      throw new TpmError(
+        'EVENT_LOG_INVALID',
+        `EFI_SIGNATURE_LIST: SignatureListSize ${listSize} is out of bounds`,
+      );
     }
     const body = listSize - LIST_HEADER;
     if (headerSize > body || signatureSize <= 16 || (body - headerSize) % signatureSize !== 0) {

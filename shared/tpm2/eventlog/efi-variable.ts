@@ -14,17 +14,25 @@ export interface EfiVariable {
   data: Uint8Array;
 }
 
-export function parseEfiVariable(bytes: Uint8Array): EfiVariable {
+/**
+ * Strict by default: bytes after VariableData are rejected. `allowTrailing` exists for one quirk only —
+ * old shim measured a few bytes past its authority certificate (go-attestation #157); those bytes are
+ * still covered by the digest, they are just not interpreted.
+ */
+export function parseEfiVariable(bytes: Uint8Array, options: { allowTrailing?: boolean } = {}): EfiVariable {
   const r = new LeReader(bytes, 'UEFI_VARIABLE_DATA');
   const guid = formatGuid(r.bytesN(16, 'VariableName'));
   const nameLength = r.u64Length('UnicodeNameLength');
   const dataLength = r.u64Length('VariableDataLength');
   if (nameLength * 2 > r.remaining) {
-    throw new TpmError('EVENT_LOG_INVALID', `UEFI_VARIABLE_DATA: name of ${nameLength} characters is truncated`);
+    throw new TpmError(
+      'EVENT_LOG_INVALID',
+      `UEFI_VARIABLE_DATA: name of ${nameLength} characters is truncated`,
+    );
   }
   const nameBytes = r.bytesN(nameLength * 2, 'UnicodeName');
   const data = r.bytesN(dataLength, 'VariableData');
-  r.end();
+  if (!options.allowTrailing) r.end();
   return { guid, name: utf16le(nameBytes), data };
 }
 

@@ -197,7 +197,16 @@ export async function replayEventLog(
     const banks = Object.keys(explained).filter((b) => explained[b]?.includes(e.pcr));
     if (banks.length > 0) events.push({ ...e, authenticatedBanks: banks });
   }
-  return { log, anchored: quoted !== undefined, startupLocality: locality, replayed, explained, unexplained, workarounds, events };
+  return {
+    log,
+    anchored: quoted !== undefined,
+    startupLocality: locality,
+    replayed,
+    explained,
+    unexplained,
+    workarounds,
+    events,
+  };
 }
 
 /** The id of the first EBS workaround that makes PCR 5 match in every listed bank (and updates `replayed`). */
@@ -212,7 +221,11 @@ async function applyEbsWorkaround(
       let value = replayed[bank]?.['5'];
       if (!hash || !value) break;
       for (const action of w.actions) {
-        value = await extend(hash, value, new Uint8Array(await crypto.subtle.digest(hash, action as Uint8Array<ArrayBuffer>)));
+        value = await extend(
+          hash,
+          value,
+          new Uint8Array(await crypto.subtle.digest(hash, action as Uint8Array<ArrayBuffer>)),
+        );
       }
       if (!timingSafeEqual(value, quoted)) break;
       results.push({ bank, value });

@@ -45,7 +45,10 @@ export function parseSpecIdEvent(data: Uint8Array): SpecIdEvent {
   }
   const count = r.u32('numberOfAlgorithms');
   if (count === 0 || count > MAX_ALGORITHMS) {
-    throw new TpmError('EVENT_LOG_INVALID', `Spec ID event: ${count} algorithms (1…${MAX_ALGORITHMS} allowed)`);
+    throw new TpmError(
+      'EVENT_LOG_INVALID',
+      `Spec ID event: ${count} algorithms (1…${MAX_ALGORITHMS} allowed)`,
+    );
   }
   const algorithms: SpecIdEvent['algorithms'] = [];
   for (let i = 0; i < count; i++) {

@@ -1,5 +1,15 @@
 import { ByteReader } from '../../../../shared/tpm2/cursor.ts';
-import { type AuthCommand, malformedAsTyped, marshalCommand, parseResponse } from './framing.ts';
+import {
+  type AuthCommand,
+  malformedAsTyped,
+  marshalCommand,
+  type ParsedResponse,
+  parseResponse,
+  TpmCommandError,
+} from './framing.ts';
+
+const RETRYABLE = new Set(['TPM_RC_RETRY', 'TPM_RC_YIELDED', 'TPM_RC_TESTING']);
+const MAX_RETRIES = 10;
 import type { TpmTransport } from './transport.ts';
 
 /** One command as a typed function hands it to the TPM. */
@@ -39,12 +49,22 @@ export class Tpm {
       ...(c.sessions ? { sessions: c.sessions } : {}),
       ...(c.params ? { params: c.params } : {}),
     });
-    const response = await this.transport.send(command);
-    const parsed = parseResponse(response, {
-      command: c.name,
-      withSessions: (c.sessions?.length ?? 0) > 0,
-      responseHandles: c.responseHandles ?? 0,
-    });
+    let parsed: ParsedResponse;
+    for (let attempt = 0; ; attempt++) {
+      const response = await this.transport.send(command);
+      try {
+        parsed = parseResponse(response, {
+          command: c.name,
+          withSessions: (c.sessions?.length ?? 0) > 0,
+          responseHandles: c.responseHandles ?? 0,
+        });
+        break;
+      } catch (e) {
+        // RETRY/YIELDED/TESTING say "send it again" (Part 2 §6.6.3); the TSS does so too, a bounded number of times.
+        if (!(e instanceof TpmCommandError) || !RETRYABLE.has(e.rc.name) || attempt >= MAX_RETRIES) throw e;
+        await new Promise((r) => setTimeout(r, 10 * (attempt + 1)));
+      }
+    }
     return malformedAsTyped(c.name, () => {
       const r = new ByteReader(parsed.params, `TPM2_${c.name} response parameters`);
       const out = c.parse(r, parsed.handles);

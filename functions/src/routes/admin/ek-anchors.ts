@@ -58,9 +58,13 @@ export const ekAnchors = createRouter()
     try {
       cert = parseCertificate(pem);
     } catch {
-      throw new ApiError('VALIDATION_FAILED', 'pem must hold exactly one readable X.509 certificate in PEM form.', {
-        details: { issues: [{ path: 'pem', message: 'not a single readable certificate' }] },
-      });
+      throw new ApiError(
+        'VALIDATION_FAILED',
+        'pem must hold exactly one readable X.509 certificate in PEM form.',
+        {
+          details: { issues: [{ path: 'pem', message: 'not a single readable certificate' }] },
+        },
+      );
     }
     const anchor = await c.var.storage.addEkAnchor({
       label,

@@ -48,7 +48,10 @@ const list = createRoute({
   summary: 'List install tokens (never their values)',
   security: [{ supabaseAuth: [] }],
   request: { query: InstallTokenListQuery },
-  responses: { 200: jsonResponse(InstallTokenList, 'tokens, newest first'), ...errorResponses(...ADMIN_ERRORS) },
+  responses: {
+    200: jsonResponse(InstallTokenList, 'tokens, newest first'),
+    ...errorResponses(...ADMIN_ERRORS),
+  },
 });
 
 const revoke = createRoute({
@@ -77,7 +80,10 @@ export const installTokens = createRouter()
       actor: actorOf(c.var.admin),
     });
     c.var.log.info('admin.install_token.issued', { tokenId: record.id, tier: record.tier });
-    return c.json({ id: record.id, token, tier: record.tier, os: record.os, expiresAt: record.expiresAt }, 201);
+    return c.json(
+      { id: record.id, token, tier: record.tier, os: record.os, expiresAt: record.expiresAt },
+      201,
+    );
   })
   .openapi(list, async (c) => {
     const { status } = c.req.valid('query');

@@ -26,7 +26,10 @@ const list = createRoute({
   summary: 'List nodes',
   security: [{ supabaseAuth: [] }],
   request: { query: NodeListQuery },
-  responses: { 200: jsonResponse(NodeList, 'nodes, newest first'), ...errorResponses('UNAUTHORIZED', 'FORBIDDEN') },
+  responses: {
+    200: jsonResponse(NodeList, 'nodes, newest first'),
+    ...errorResponses('UNAUTHORIZED', 'FORBIDDEN'),
+  },
 });
 
 const setStatus = createRoute({

@@ -36,7 +36,10 @@ const get = createRoute({
   summary: "A tier's attestation policy",
   security: [{ supabaseAuth: [] }],
   request: { params },
-  responses: { 200: jsonResponse(PolicyResponse, 'the policy'), ...errorResponses('UNAUTHORIZED', 'FORBIDDEN') },
+  responses: {
+    200: jsonResponse(PolicyResponse, 'the policy'),
+    ...errorResponses('UNAUTHORIZED', 'FORBIDDEN'),
+  },
 });
 
 const put = createRoute({
@@ -46,7 +49,10 @@ const put = createRoute({
   summary: "Replace a tier's attestation policy (applies to the next registration or re-attestation)",
   security: [{ supabaseAuth: [] }],
   request: { params, body: jsonBody(AttestationPolicy) },
-  responses: { 200: jsonResponse(PolicyResponse, 'the new policy'), ...errorResponses('UNAUTHORIZED', 'FORBIDDEN') },
+  responses: {
+    200: jsonResponse(PolicyResponse, 'the new policy'),
+    ...errorResponses('UNAUTHORIZED', 'FORBIDDEN'),
+  },
 });
 
 export const policies = createRouter()
