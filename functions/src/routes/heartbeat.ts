@@ -56,7 +56,7 @@ export const heartbeat = createRouter().openapi(route, async (c) => {
 
   if (body.attestation) {
     const nonce = fromBase64(body.attestation.nonce);
-    if (!nonce || nonce.length !== 32) {
+    if (nonce?.length !== 32) {
       throw new ApiError(
         'CHALLENGE_INVALID',
         'attestation.nonce must be the nonce the previous heartbeat returned.',

@@ -40,7 +40,7 @@ export const register = createRouter().openapi(route, async (c) => {
   const body = c.req.valid('json');
   const storage = c.var.storage;
   const nonce = fromBase64(body.attestation.nonce);
-  if (!nonce || nonce.length !== 32) {
+  if (nonce?.length !== 32) {
     throw new ApiError(
       'CHALLENGE_INVALID',
       'attestation.nonce must be the 32-byte nonce install/config returned.',

@@ -60,7 +60,7 @@ export const session = createRouter()
     const body = c.req.valid('json');
     const nonce = fromBase64(body.challenge);
     const signature = fromBase64(body.signature);
-    if (!nonce || nonce.length !== 32)
+    if (nonce?.length !== 32)
       throw new ApiError('CHALLENGE_INVALID', 'challenge must be the nonce auth/challenge returned.');
     if (!signature) throw BAD_CREDENTIALS();
     // One round trip checks the API key and the node's status and consumes the challenge.
