@@ -11,9 +11,11 @@ declare -A probe=(
   [shellcheck]=/usr/bin/shellcheck
   [bats]=/usr/bin/bats
   [chromium]=/usr/bin/chromium
+  [jq]=/usr/bin/jq
+  [strace]=/usr/bin/strace
 )
 missing=()
-for pkg in postgresql swtpm swtpm-tools tpm2-tools shellcheck bats chromium; do
+for pkg in postgresql swtpm swtpm-tools tpm2-tools shellcheck bats chromium jq strace; do
   [ -e "${probe[$pkg]}" ] || missing+=("$pkg")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0

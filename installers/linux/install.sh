@@ -357,7 +357,7 @@ validate_options() {
   done
   [ -n "$TCTI" ] || usage_error "--tcti must not be empty (default: device:/dev/tpmrm0)"
   # tpm2-tools wants `device:/dev/…`; accept a bare device path too.
-  case "$TCTI" in /dev/*) TCTI="device:$TCTI" ;; esac
+  case "$TCTI" in /*) TCTI="device:$TCTI" ;; esac
   for name in CONFIG_DIR INSTALL_DIR; do
     case "${!name}" in
       /*) ;;

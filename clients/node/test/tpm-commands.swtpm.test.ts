@@ -270,7 +270,7 @@ describe('TPM2_Quote, TPM2_Certify, TPM2_Sign', () => {
       certifyInfo: c.attest,
       signature: c.signature,
       certifiedPublic: nk.public,
-      qualifyingData: nonce,
+      nonce,
     });
     expect(toHex(v.extraData)).toBe(toHex(nonce));
     const attest = parseAttest(c.attest);

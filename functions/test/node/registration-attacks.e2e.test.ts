@@ -134,6 +134,18 @@ describe('registration attacks', () => {
     expect((await node.installConfig(stack, token)).status).toBe(200);
   });
 
+  it('registers a TPM with an ECC P-256 EK (ECDH + KDFe credential) inside workerd', async () => {
+    const ecc = await TpmNode.create('ecc');
+    try {
+      await stack.trustCa(ecc.tpm);
+      const res = await ecc.register(stack, await stack.issueToken('GUARDIAN'));
+      expect(res.status).toBe(201);
+      expect((await ecc.verify(stack)).status).toBe(200);
+    } finally {
+      await ecc.stop();
+    }
+  });
+
   it('refuses a second registration of the same EK with EK_ALREADY_REGISTERED', async () => {
     expect((await node.register(stack, await stack.issueToken())).status).toBe(201);
     const again = await stack.issueToken();

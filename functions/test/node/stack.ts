@@ -131,10 +131,10 @@ export class TpmNode {
     public nodeKey: TpmKey,
   ) {}
 
-  static async create(): Promise<TpmNode> {
+  static async create(ekKind: 'rsa' | 'ecc' = 'rsa'): Promise<TpmNode> {
     const tpm = await startSwtpm({ ekCerts: true });
     const dir = mkdtempSync(join(tmpdir(), 'noderr-node-'));
-    const ek = await createEk(tpm, dir, 'rsa');
+    const ek = await createEk(tpm, dir, ekKind);
     const ak = await createAk(tpm, dir, ek, 'ecc-ecdsa');
     const nodeKey = await createNodeKey(tpm, dir);
     return new TpmNode(tpm, dir, ek, ak, nodeKey);

@@ -106,15 +106,13 @@ const FMT1_NAMES: Readonly<Record<number, string>> = {
 /** The TSS layer in bits 16–23 (tss2_common.h `TSS2_*_RC_LAYER`). */
 const LAYERS: Readonly<Record<number, string>> = {
   0: 'tpm',
-  1: 'feature',
-  5: 'esapi',
-  6: 'sys',
-  7: 'mu',
-  8: 'tcti',
-  9: 'resmgr',
-  10: 'resmgr-tpm',
-  11: 'policy',
-  12: 'fapi',
+  6: 'fapi',
+  7: 'esapi',
+  8: 'sys',
+  9: 'mu',
+  10: 'tcti',
+  11: 'resmgr',
+  12: 'resmgr-tpm',
 };
 
 export interface DecodedResponseCode {

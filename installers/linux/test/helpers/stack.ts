@@ -27,13 +27,24 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
+/** What the tests read of GET /api/v1/admin/nodes items. */
+export interface NodeItem {
+  nodeId: string;
+  tier: string;
+  status: string;
+  [key: string]: unknown;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: parsed JSON of the admin API, read field by field in tests
+type Json = any;
+
 export interface AdminClient {
   /** Any admin call; resolves with status and parsed JSON body (or null). */
-  call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
+  call(method: string, path: string, body?: unknown): Promise<{ status: number; body: Json }>;
   createToken(tier?: Tier): Promise<{ id: string; token: string }>;
   revokeToken(id: string): Promise<void>;
-  nodes(): Promise<any[]>;
-  node(nodeId: string): Promise<any | undefined>;
+  nodes(): Promise<NodeItem[]>;
+  node(nodeId: string): Promise<NodeItem | undefined>;
   addEkAnchor(label: string, pem: string): Promise<string>;
   deleteEkAnchor(id: string): Promise<void>;
   setPolicy(tier: Tier, patch: Record<string, unknown>): Promise<void>;
@@ -57,7 +68,12 @@ function adminClient(url: string, adminToken: string): AdminClient {
   return {
     call,
     async createToken(tier = 'ALL') {
-      const b = await must('POST', '/install-tokens', { applicationId: randomUUID(), tier, os: 'linux', expiresInDays: 1 }, 201);
+      const b = await must(
+        'POST',
+        '/install-tokens',
+        { applicationId: randomUUID(), tier, os: 'linux', expiresInDays: 1 },
+        201,
+      );
       return { id: b.id, token: b.token };
     },
     async revokeToken(id) {
@@ -67,8 +83,8 @@ function adminClient(url: string, adminToken: string): AdminClient {
       return (await must('GET', '/nodes', undefined, 200)).items;
     },
     async node(nodeId) {
-      const items = (await must('GET', '/nodes', undefined, 200)).items as any[];
-      return items.find((n) => n.nodeId === nodeId || n.node_id === nodeId || n.id === nodeId);
+      const items = (await must('GET', '/nodes', undefined, 200)).items as NodeItem[];
+      return items.find((n) => n.nodeId === nodeId);
     },
     async addEkAnchor(label, pem) {
       return (await must('POST', '/ek-anchors', { label, pem }, 201)).id;
@@ -135,7 +151,10 @@ export async function startStack(): Promise<Stack> {
 }
 
 /** A swtpm whose EK CA (root, and the issuer as an intermediate) the stack trusts. */
-export async function trustedSwtpm(stack: Stack, ekCerts = true): Promise<{ tpm: Swtpm; anchorIds: string[] }> {
+export async function trustedSwtpm(
+  stack: Stack,
+  ekCerts = true,
+): Promise<{ tpm: Swtpm; anchorIds: string[] }> {
   const tpm = await startSwtpm({ ekCerts });
   const anchorIds: string[] = [];
   if (ekCerts) {

@@ -1,0 +1,219 @@
+import { parseArgs } from 'node:util';
+import { apiClient, type AgentContext, withTpm } from '../agent/context.ts';
+import { runDaemon } from '../agent/daemon.ts';
+import { EXIT } from '../agent/exit-codes.ts';
+import { heartbeatOnce } from '../agent/heartbeat.ts';
+import { register } from '../agent/register.ts';
+import { defaultStateDir, StateStore } from '../agent/state.ts';
+import { AGENT_VERSION } from '../agent/system-info.ts';
+import { AgentError } from '../errors.ts';
+import { getHandles, tpmInfo } from '../tpm/capability.ts';
+import { EK_CERT_INDEX } from '../tpm/ek.ts';
+import { TpmCommandError } from '../tpm/framing.ts';
+import { nvReadPublic } from '../tpm/nv.ts';
+import { defaultTpmSpec, parseTpmSpec } from '../tpm/transport.ts';
+import { type CliIo, makeOutput, processIo } from './output.ts';
+
+const HELP = `noderr-agent ${AGENT_VERSION} — hardware-rooted node admission (TPM 2.0)
+
+Usage:
+  noderr-agent tpm info                     manufacturer, firmware, PCR banks, EK certificates
+  noderr-agent register [TOKEN|-] --api-url URL
+                                            register this node (token from NODERR_INSTALL_TOKEN,
+                                            stdin with '-', or the argument — visible in ps)
+  noderr-agent heartbeat                    one challenge → verify → heartbeat (answers re-attestation)
+  noderr-agent run                          daemon: heartbeats, re-attestation, backoff, SIGTERM-safe
+  noderr-agent status                       what the state directory says
+
+Options:
+  --tpm SPEC          swtpm:host=H,port=P | device:/dev/tpmrm0 | tbs   (env NODERR_TPM;
+                      default: the registered one, else ${defaultTpmSpec()})
+  --state-dir DIR     state and credentials, 0600 files (env NODERR_STATE_DIR; default ${defaultStateDir()})
+  --json              machine-readable output (one JSON object; \`run\`: one JSON event per line)
+  --api-url URL       (register) the API base URL
+  --ek rsa|ecc|auto   (register) which EK to use; auto prefers one with a certificate in NV (ECC first)
+  --force             (register) replace an existing registration
+  --interval SECONDS  (register: stored default; run: override) heartbeat interval, default 60
+  --backoff-max SECONDS  (run) longest wait between retries while the API is down, default 300
+
+Exit codes: 0 ok, 1 unexpected failure, 2 usage, 3 not registered / already registered, 4 TPM error,
+  5 API rejected the request, 6 API unreachable, 10 node revoked, 11 node suspended.
+`;
+
+const OPTIONS = {
+  tpm: { type: 'string' },
+  'state-dir': { type: 'string' },
+  json: { type: 'boolean' },
+  'api-url': { type: 'string' },
+  ek: { type: 'string' },
+  force: { type: 'boolean' },
+  interval: { type: 'string' },
+  'backoff-max': { type: 'string' },
+  'backoff-base-ms': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' },
+} as const;
+
+function usage(message: string): AgentError {
+  return new AgentError('USAGE', `${message} (see noderr-agent --help)`);
+}
+
+function positiveNumber(v: string | undefined, name: string, fallback: number): number {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw usage(`--${name} must be a positive number`);
+  return n;
+}
+
+async function readToken(arg: string | undefined, io: CliIo, warn: (s: string) => void): Promise<string> {
+  let token: string | undefined;
+  if (arg === '-') token = (await io.readStdin()).trim();
+  else if (arg) {
+    warn('the install token on the command line is visible to other users (ps); prefer NODERR_INSTALL_TOKEN or -');
+    token = arg;
+  } else token = io.env.NODERR_INSTALL_TOKEN?.trim();
+  if (!token) throw usage('register needs the install token (NODERR_INSTALL_TOKEN, - for stdin, or an argument)');
+  if (!/^ndr_install_[0-9a-f]{64}$/.test(token)) throw usage('the install token must be ndr_install_ + 64 hex characters');
+  return token;
+}
+
+/** Runs the CLI; resolves with the exit code. `signal` stops `run` (the bin wires SIGTERM/SIGINT to it). */
+export async function main(argv: string[], io: CliIo = processIo, signal?: AbortSignal): Promise<number> {
+  let json = argv.includes('--json');
+  let out = makeOutput(io, json);
+  try {
+    const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+    json = values.json === true;
+    out = makeOutput(io, json);
+    if (values.version) {
+      out.result({ version: AGENT_VERSION }, AGENT_VERSION);
+      return EXIT.ok;
+    }
+    const [cmd, sub, ...rest] = positionals;
+    if (values.help || !cmd) {
+      io.stdout(HELP);
+      return cmd || values.help ? EXIT.ok : EXIT.usage;
+    }
+    const store = new StateStore(values['state-dir'] ?? defaultStateDir(io.env));
+    const registered = cmd === 'register' ? undefined : store.readState();
+    const tpmSpec = values.tpm ?? io.env.NODERR_TPM ?? registered?.tpm ?? defaultTpmSpec();
+    parseTpmSpec(tpmSpec); // a bad --tpm is a usage error before anything else happens
+    const ctx = (apiUrl: string): AgentContext => ({ store, tpmSpec, api: apiClient(apiUrl), progress: out.progress });
+
+    switch (cmd) {
+      case 'tpm': {
+        if (sub !== 'info' || rest.length > 0) throw usage('tpm has one subcommand: info');
+        const r = await withTpm({ tpmSpec }, async (tpm) => {
+          const info = await tpmInfo(tpm);
+          const ekCertificates: Record<string, { nvIndex: string; size: number } | null> = {};
+          for (const kind of ['rsa', 'ecc'] as const) {
+            try {
+              const pub = await nvReadPublic(tpm, EK_CERT_INDEX[kind]);
+              ekCertificates[kind] = { nvIndex: `0x${EK_CERT_INDEX[kind].toString(16)}`, size: pub.dataSize };
+            } catch (e) {
+              if (!(e instanceof TpmCommandError && e.rc.name === 'TPM_RC_HANDLE')) throw e;
+              ekCertificates[kind] = null;
+            }
+          }
+          const persistent = (await getHandles(tpm, 0x81000000)).map((h) => `0x${h.toString(16)}`);
+          return { tpm: tpmSpec, ...info, ekCertificates, persistentHandles: persistent };
+        });
+        const certs = Object.entries(r.ekCertificates)
+          .map(([k, v]) => `${k.toUpperCase()} ${v ? `${v.size} bytes at ${v.nvIndex}` : 'none'}`)
+          .join(', ');
+        out.result(
+          r,
+          [
+            `TPM           ${r.tpm}`,
+            `Manufacturer  ${r.manufacturer}${r.vendorString ? ` (${r.vendorString})` : ''}`,
+            `Firmware      ${r.firmwareVersion}`,
+            `Spec          TPM ${r.family} rev ${r.specRevision / 100} (${r.specYear})`,
+            `PCR banks     ${r.pcrBanks.map((b) => `${b.bank} (${b.pcrs.length} PCRs)`).join(', ')}`,
+            `EK certs      ${certs}`,
+            `Persistent    ${r.persistentHandles.join(' ') || 'none'}`,
+          ].join('\n'),
+        );
+        return EXIT.ok;
+      }
+      case 'register': {
+        if (rest.length > 0) throw usage('register takes one argument, the install token');
+        const apiUrl = values['api-url'] ?? io.env.NODERR_API_URL;
+        if (!apiUrl || !/^https?:\/\//.test(apiUrl)) throw usage('register needs --api-url http(s)://…');
+        const ek = values.ek ?? 'auto';
+        if (ek !== 'rsa' && ek !== 'ecc' && ek !== 'auto') throw usage('--ek must be rsa, ecc or auto');
+        const installToken = await readToken(sub, io, (w) => io.stderr(`noderr-agent: warning: ${w}\n`));
+        const r = await register(ctx(apiUrl), {
+          installToken,
+          apiUrl,
+          ek,
+          force: values.force === true,
+          heartbeatIntervalSeconds: positiveNumber(values.interval, 'interval', 60),
+        });
+        out.result({ ...r }, `Registered node ${r.nodeId} (tier ${r.tier}, ${r.ekKind.toUpperCase()} EK, certificate: ${r.ekCertificate}). State in ${r.stateDir}.`);
+        return EXIT.ok;
+      }
+      case 'heartbeat': {
+        if (sub) throw usage('heartbeat takes no arguments');
+        const state = store.requireState();
+        const r = await heartbeatOnce(ctx(state.apiUrl), state);
+        out.result({ nodeId: state.nodeId, ...r }, `Heartbeat acknowledged for ${state.nodeId}${r.reattested ? ' (re-attested)' : ''}.`);
+        return EXIT.ok;
+      }
+      case 'run': {
+        if (sub) throw usage('run takes no arguments');
+        const state = store.requireState();
+        const intervalMs = positiveNumber(values.interval, 'interval', state.heartbeatIntervalSeconds) * 1000;
+        const backoffMaxMs = positiveNumber(values['backoff-max'], 'backoff-max', 300) * 1000;
+        const backoffBaseMs = positiveNumber(values['backoff-base-ms'], 'backoff-base-ms', Math.min(5000, intervalMs));
+        const ac = new AbortController();
+        signal?.addEventListener('abort', () => ac.abort(), { once: true });
+        return await runDaemon(ctx(state.apiUrl), {
+          intervalMs,
+          backoffBaseMs,
+          backoffMaxMs,
+          signal: ac.signal,
+          event: (e) => out.event(e),
+        });
+      }
+      case 'status': {
+        if (sub) throw usage('status takes no arguments');
+        const state = store.requireState();
+        const s = store.readStatus();
+        const value = {
+          registered: true,
+          nodeId: state.nodeId,
+          tier: state.tier,
+          apiUrl: state.apiUrl,
+          tpm: state.tpm,
+          ekKind: state.ekKind,
+          akHandle: `0x${state.akHandle.toString(16)}`,
+          nodeKeyHandle: `0x${state.nodeKeyHandle.toString(16)}`,
+          registeredAt: state.registeredAt,
+          heartbeatIntervalSeconds: state.heartbeatIntervalSeconds,
+          stateDir: store.dir,
+          ...s,
+        };
+        out.result(
+          value,
+          [
+            `Node          ${state.nodeId} (${state.tier})`,
+            `API           ${state.apiUrl}`,
+            `TPM           ${state.tpm}, ${state.ekKind.toUpperCase()} EK, AK ${value.akHandle}, node key ${value.nodeKeyHandle}`,
+            `Registered    ${state.registeredAt}`,
+            `Last beat     ${s.lastHeartbeatAt ?? 'never'}${s.lastAttestationAt ? `, last re-attestation ${s.lastAttestationAt}` : ''}`,
+            ...(s.nodeStatus && s.nodeStatus !== 'active' ? [`Node status   ${s.nodeStatus}`] : []),
+            ...(s.lastError ? [`Last error    ${s.lastError.code} at ${s.lastError.at}: ${s.lastError.message}`] : []),
+          ].join('\n'),
+        );
+        return EXIT.ok;
+      }
+      default:
+        throw usage(`unknown command '${cmd}'`);
+    }
+  } catch (e) {
+    if (e instanceof TypeError && 'code' in e && String(e.code).startsWith('ERR_PARSE_ARGS')) {
+      return out.failure(usage(e.message));
+    }
+    return out.failure(e);
+  }
+}
