@@ -32,5 +32,10 @@ const bytes = readFileSync(outfile);
 const sha256 = createHash('sha256').update(bytes).digest('hex');
 writeFileSync(`${outfile}.sha256`, `${sha256}  noderr-agent.mjs\n`);
 console.log(
-  JSON.stringify({ outfile, bytes: bytes.length, sha256, inputs: Object.keys(result.metafile.inputs).length }),
+  JSON.stringify({
+    outfile,
+    bytes: bytes.length,
+    sha256,
+    inputs: Object.keys(result.metafile.inputs).length,
+  }),
 );

@@ -9,9 +9,11 @@ export interface Command {
   /** The full `--help` text. */
   help: string;
   options: NonNullable<ParseArgsConfig['options']>;
+  /** Names the positional arguments in usage (e.g. `FILE`); commands without it take none. */
+  positionals?: string;
   /**
    * Runs the command and returns the success object printed as JSON (`ok: true` is added by the runner).
    * Throws TpmError for a rejection (exit 1) and UsageError for a wrong call (exit 2).
    */
-  execute(values: ArgValues, io: CliIo): Promise<Record<string, unknown>>;
+  execute(values: ArgValues, io: CliIo, positionals?: readonly string[]): Promise<Record<string, unknown>>;
 }

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { isTpmError } from '../../shared/tpm2/errors.ts';
 import type { Command } from './command.ts';
+import { eventlogCommand } from './commands/eventlog.ts';
 import { makeCredentialCommand } from './commands/make-credential.ts';
 import { verifyCertifyCommand } from './commands/verify-certify.ts';
 import { verifyEkCertCommand } from './commands/verify-ek-cert.ts';
@@ -12,6 +13,7 @@ const COMMANDS: readonly Command[] = [
   verifyCertifyCommand,
   makeCredentialCommand,
   verifyEkCertCommand,
+  eventlogCommand,
 ];
 
 const width = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -55,13 +57,13 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     return EXIT.usage;
   }
   try {
-    const { values } = (() => {
+    const { values, positionals } = (() => {
       try {
         return parseArgs({
           args: [...rest],
           options: { ...command.options, help: { type: 'boolean', short: 'h' } },
           strict: true,
-          allowPositionals: false,
+          allowPositionals: command.positionals !== undefined,
         });
       } catch (e) {
         // node:util reports unknown options, missing values and stray arguments as TypeErrors.
@@ -72,7 +74,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
       io.stdout(command.help);
       return EXIT.ok;
     }
-    const result = await command.execute(values, io);
+    const result = await command.execute(values, io, positionals);
     print(io, { ok: true, ...result });
     return EXIT.ok;
   } catch (e) {

@@ -31,7 +31,9 @@ export const InstallTokenItem = z
   })
   .meta({ id: 'InstallToken' });
 
-export const InstallTokenList = z.object({ items: z.array(InstallTokenItem) }).meta({ id: 'InstallTokenList' });
+export const InstallTokenList = z
+  .object({ items: z.array(InstallTokenItem) })
+  .meta({ id: 'InstallTokenList' });
 export const InstallTokenListQuery = z.object({ status: InstallTokenStatus.optional() });
 
 export const NodeItem = z
@@ -63,20 +65,47 @@ export const AttestationPolicy = z
     pcrSelection: PcrSelection,
     pcrMode: PcrMode,
     allowedPcrValues: z
-      .partialRecord(PcrBank, z.record(z.string().regex(/^(?:[0-9]|1[0-9]|2[0-3])$/), z.array(z.string().regex(/^[0-9a-f]+$/))))
+      .partialRecord(
+        PcrBank,
+        z.record(z.string().regex(/^(?:[0-9]|1[0-9]|2[0-3])$/), z.array(z.string().regex(/^[0-9a-f]+$/))),
+      )
       .default({}),
-    reattestationIntervalSeconds: z.number().int().min(60).max(30 * 24 * 3600),
+    reattestationIntervalSeconds: z
+      .number()
+      .int()
+      .min(60)
+      .max(30 * 24 * 3600),
     sessionTtlSeconds: z.number().int().min(60).max(3600),
   })
   .meta({ id: 'AttestationPolicy' });
 
 export const EkAnchorItem = z
-  .object({ id: z.string().uuid(), label: z.string(), subject: z.string(), fingerprint: z.string(), createdAt: Timestamp })
+  .object({
+    id: z.string().uuid(),
+    label: z.string(),
+    subject: z.string(),
+    fingerprint: z.string(),
+    createdAt: Timestamp,
+  })
   .meta({ id: 'EkAnchor' });
 export const EkAnchorList = z.object({ items: z.array(EkAnchorItem) }).meta({ id: 'EkAnchorList' });
 export const AddEkAnchorRequest = z
   .strictObject({
     label: z.string().min(1).max(200),
-    pem: z.string().max(16_384).regex(/-----BEGIN CERTIFICATE-----/, 'must be a PEM certificate'),
+    pem: z
+      .string()
+      .max(16_384)
+      .regex(/-----BEGIN CERTIFICATE-----/, 'must be a PEM certificate'),
   })
   .meta({ id: 'AddEkAnchorRequest' });
+
+/**
+ * A tier's policy as `GET|PUT /admin/policies/{tier}` return it: the stored policy plus its tier, grace
+ * period, version and update time. No registry id: the Worker's route registers its own for OpenAPI.
+ */
+export const AttestationPolicyView = AttestationPolicy.extend({
+  tier: Tier,
+  reattestationGraceSeconds: z.number().int(),
+  version: z.number().int(),
+  updatedAt: Timestamp,
+});

@@ -69,12 +69,19 @@ describe('EK certificate URL derivation', () => {
   });
 
   it('fetches from the derived URL (fetch test double) and fails with EK_CERT_NOT_FOUND on 404', async () => {
-    const loaded = { handle: 0x80000000, public: ek, publicArea: INTEL_TEST_EK.subarray(2), name: new Uint8Array(0) } as LoadedObject;
+    const loaded = {
+      handle: 0x80000000,
+      public: ek,
+      publicArea: INTEL_TEST_EK.subarray(2),
+      name: new Uint8Array(0),
+    } as LoadedObject;
     const der = Uint8Array.of(0x30, 0x03, 0x02, 0x01, 0x05);
     const ok = vi.fn(async () => new Response(der));
     expect(await fetchEkCertificate('INTC', loaded, ok as unknown as typeof fetch)).toEqual(der);
     expect(ok.mock.calls[0]).toBeDefined();
-    expect(String((ok.mock.calls[0] as unknown[])[0])).toContain('WVEG2rRwkQ7m3RpXlUphgo6Y2HLxl18h6ZZkkOAdnBE%3D');
+    expect(String((ok.mock.calls[0] as unknown[])[0])).toContain(
+      'WVEG2rRwkQ7m3RpXlUphgo6Y2HLxl18h6ZZkkOAdnBE%3D',
+    );
     const missing = async () => new Response('not found', { status: 404 });
     await expect(fetchEkCertificate('INTC', loaded, missing as typeof fetch)).rejects.toMatchObject({
       code: 'EK_CERT_NOT_FOUND',

@@ -67,7 +67,9 @@ describe('TBS FFI declarations', () => {
       ['uint8_t *', 'Input'],
       ['void **', 'Output'],
     ]);
-    expect(koffi.introspect(koffi.proto(TBS_DECLARATIONS.contextClose)).proto.name).toBe('Tbsip_Context_Close');
+    expect(koffi.introspect(koffi.proto(TBS_DECLARATIONS.contextClose)).proto.name).toBe(
+      'Tbsip_Context_Close',
+    );
   });
 
   it('marshal TBS_CONTEXT_PARAMS2 as version 2 with includeTpm20, little-endian', () => {
@@ -78,12 +80,14 @@ describe('TBS FFI declarations', () => {
     const seen: unknown[][] = [];
     const fake: KoffiLike = {
       load: () => ({
-        func: (decl: string) => (...args: unknown[]) => {
-          seen.push([decl.split('(')[0], ...args]);
-          if (decl.includes('Context_Create')) (args[1] as unknown[])[0] = 'HCTX';
-          if (decl.includes('Submit')) (args[6] as number[])[0] = 10;
-          return 0;
-        },
+        func:
+          (decl: string) =>
+          (...args: unknown[]) => {
+            seen.push([decl.split('(')[0], ...args]);
+            if (decl.includes('Context_Create')) (args[1] as unknown[])[0] = 'HCTX';
+            if (decl.includes('Submit')) (args[6] as number[])[0] = 10;
+            return 0;
+          },
       }),
     };
     const api = bindTbs(fake, 'tbs.dll');
@@ -108,16 +112,23 @@ describe('TbsTransport (with a TbsApi test double)', () => {
   });
 
   it('no TPM: TPM_UNAVAILABLE; other context failures: TBS_FAILED with the TBS name', () => {
-    expect(() => new TbsTransport(tbsDouble({ contextCreate: () => ({ result: 0x8028400f, context: null }) }).api)).toThrow(
-      expect.objectContaining({ code: 'TPM_UNAVAILABLE' }),
-    );
-    expect(() => new TbsTransport(tbsDouble({ contextCreate: () => ({ result: 0x80284012, context: null }) }).api)).toThrow(
-      expect.objectContaining({ code: 'TBS_FAILED', message: expect.stringContaining('TBS_E_ACCESS_DENIED') }),
+    expect(
+      () => new TbsTransport(tbsDouble({ contextCreate: () => ({ result: 0x8028400f, context: null }) }).api),
+    ).toThrow(expect.objectContaining({ code: 'TPM_UNAVAILABLE' }));
+    expect(
+      () => new TbsTransport(tbsDouble({ contextCreate: () => ({ result: 0x80284012, context: null }) }).api),
+    ).toThrow(
+      expect.objectContaining({
+        code: 'TBS_FAILED',
+        message: expect.stringContaining('TBS_E_ACCESS_DENIED'),
+      }),
     );
   });
 
   it('a failed submit: TBS_FAILED; a length beyond the buffer: TPM_RESPONSE_SIZE_MISMATCH; closed: TPM_TRANSPORT_CLOSED', async () => {
-    const failing = new TbsTransport(tbsDouble({ submitCommand: () => ({ result: 0x80284006, length: 0 }) }).api);
+    const failing = new TbsTransport(
+      tbsDouble({ submitCommand: () => ({ result: 0x80284006, length: 0 }) }).api,
+    );
     await expect(failing.send(Uint8Array.of(1))).rejects.toMatchObject({ code: 'TBS_FAILED' });
     const lying = new TbsTransport(tbsDouble({ submitCommand: () => ({ result: 0, length: 1 << 20 }) }).api);
     await expect(lying.send(Uint8Array.of(1))).rejects.toMatchObject({ code: 'TPM_RESPONSE_SIZE_MISMATCH' });

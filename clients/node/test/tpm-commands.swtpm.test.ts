@@ -9,12 +9,12 @@ import { toHex, utf8 } from '../../../shared/encoding/bytes.ts';
 import { TPM_ALG } from '../../../shared/tpm2/constants.ts';
 import { trustStoreFromPem, verifyEkCertificate } from '../../../shared/tpm2/ek-certificate.ts';
 import { makeCredential } from '../../../shared/tpm2/make-credential.ts';
+import { publicKeyToSpki } from '../../../shared/tpm2/public-key-spki.ts';
 import { parseAttest } from '../../../shared/tpm2/structures/attest.ts';
 import { pcrSelectionFromBanks } from '../../../shared/tpm2/structures/pcr-selection.ts';
 import { computeName, marshalPublic2b, parsePublic2b } from '../../../shared/tpm2/structures/public.ts';
 import { verifyCertify } from '../../../shared/tpm2/verify-certify.ts';
 import { verifyQuote } from '../../../shared/tpm2/verify-quote.ts';
-import { publicKeyToSpki } from '../../../shared/tpm2/public-key-spki.ts';
 import { AgentError } from '../src/errors.ts';
 import { activateCredential } from '../src/tpm/activation.ts';
 import { certify, quote } from '../src/tpm/attestation.ts';
@@ -80,7 +80,8 @@ describe('TPM2_GetCapability', () => {
   it('reports the manufacturer, firmware and PCR banks that tpm2_getcap reports', async () => {
     const info = await withTpm(tpmInfo);
     const { stdout } = await tpm2(sw.tcti, 'tpm2_getcap', ['properties-fixed']);
-    const raw = (name: string) => Number(new RegExp(`${name}:\\s*\\n?\\s*raw: (0x[0-9A-Fa-f]+)`).exec(stdout)?.[1]);
+    const raw = (name: string) =>
+      Number(new RegExp(`${name}:\\s*\\n?\\s*raw: (0x[0-9A-Fa-f]+)`).exec(stdout)?.[1]);
     expect(info.manufacturer).toBe('IBM');
     const fw1 = raw('TPM2_PT_FIRMWARE_VERSION_1');
     const fw2 = raw('TPM2_PT_FIRMWARE_VERSION_2');
@@ -137,7 +138,9 @@ describe('EK: TPM2_CreatePrimary with the TCG templates, TPM2_NV_ReadPublic/NV_R
           certSmallChunks: await readEkCertificate(tpm, kind, 97),
         };
       });
-      await tpm2(sw.tcti, 'tpm2_createek', ['-G', kind, '-c', '-', '-u', `ek-${kind}.pub`, '-f', 'tss'], { cwd: dir });
+      await tpm2(sw.tcti, 'tpm2_createek', ['-G', kind, '-c', '-', '-u', `ek-${kind}.pub`, '-f', 'tss'], {
+        cwd: dir,
+      });
       const theirs = new Uint8Array(readFileSync(join(dir, `ek-${kind}.pub`)));
       expect(toHex(marshalPublic2b(ek.public))).toBe(toHex(theirs));
       expect(toHex(ek.name)).toBe(toHex(await computeName(parsePublic2b(theirs))));
@@ -182,9 +185,14 @@ describe('TPM2_Create/Load/EvictControl/ReadPublic', () => {
       [NODE_KEY_HANDLE, ours.nodeKey],
     ] as const) {
       const file = `pub-${handle.toString(16)}`;
-      const { stdout } = await tpm2(sw.tcti, 'tpm2_readpublic', ['-c', `0x${handle.toString(16)}`, '-o', file, '-f', 'tss'], {
-        cwd: dir,
-      });
+      const { stdout } = await tpm2(
+        sw.tcti,
+        'tpm2_readpublic',
+        ['-c', `0x${handle.toString(16)}`, '-o', file, '-f', 'tss'],
+        {
+          cwd: dir,
+        },
+      );
       expect(stdout).toContain(`name: ${toHex(r.name)}`);
       expect(toHex(new Uint8Array(readFileSync(join(dir, file))))).toBe(toHex(marshalPublic2b(r.public)));
     }
@@ -237,22 +245,51 @@ describe('TPM2_Quote, TPM2_Certify, TPM2_Sign', () => {
       pcrs: await pcrRead(tpm, selection),
       ak: await readPublic(tpm, AK_HANDLE),
     }));
-    const pcrValues = { sha256: Object.fromEntries(Object.entries(pcrs.sha256!).map(([i, v]) => [i, toHex(v)])) };
-    const verified = await verifyQuote({ akPublic: ak.public, quote: q.attest, signature: q.signature, pcrValues, nonce });
+    const pcrValues = {
+      sha256: Object.fromEntries(Object.entries(pcrs.sha256!).map(([i, v]) => [i, toHex(v)])),
+    };
+    const verified = await verifyQuote({
+      akPublic: ak.public,
+      quote: q.attest,
+      signature: q.signature,
+      pcrValues,
+      nonce,
+    });
     expect(verified.pcrSelection).toEqual({ sha256: [0, 1, 2, 3, 4, 5, 6, 7] });
 
     // tpm2-tools: the AK as PEM, the message and signature as written, PCRs as its own serialized file.
-    const akPem = createPublicKey({ key: Buffer.from(await publicKeyToSpki(ak.public)), format: 'der', type: 'spki' })
+    const akPem = createPublicKey({
+      key: Buffer.from(await publicKeyToSpki(ak.public)),
+      format: 'der',
+      type: 'spki',
+    })
       .export({ format: 'pem', type: 'spki' })
       .toString();
     writeFileSync(join(dir, 'ak.pem'), akPem);
     writeFileSync(join(dir, 'quote.msg'), q.attest);
     writeFileSync(join(dir, 'quote.sig'), q.signature);
-    await tpm2(sw.tcti, 'tpm2_pcrread', ['sha256:0,1,2,3,4,5,6,7', '-o', 'pcrs.bin', '-F', 'serialized'], { cwd: dir });
+    await tpm2(sw.tcti, 'tpm2_pcrread', ['sha256:0,1,2,3,4,5,6,7', '-o', 'pcrs.bin', '-F', 'serialized'], {
+      cwd: dir,
+    });
     const { stdout, stderr } = await tpm2(
       sw.tcti,
       'tpm2_checkquote',
-      ['-u', 'ak.pem', '-m', 'quote.msg', '-s', 'quote.sig', '-f', 'pcrs.bin', '-F', 'serialized', '-g', 'sha256', '-q', toHex(nonce)],
+      [
+        '-u',
+        'ak.pem',
+        '-m',
+        'quote.msg',
+        '-s',
+        'quote.sig',
+        '-f',
+        'pcrs.bin',
+        '-F',
+        'serialized',
+        '-g',
+        'sha256',
+        '-q',
+        toHex(nonce),
+      ],
       { cwd: dir },
     );
     expect(`${stdout}${stderr}`).not.toMatch(/ERROR/);
@@ -286,8 +323,17 @@ describe('TPM2_Quote, TPM2_Certify, TPM2_Sign', () => {
     expect(sig.parsed.sigAlg).toBe(TPM_ALG.ECDSA);
     if (sig.parsed.sigAlg !== TPM_ALG.ECDSA) return;
     const pad = (b: Uint8Array) => Buffer.concat([Buffer.alloc(32 - b.length), Buffer.from(b)]);
-    const key = createPublicKey({ key: Buffer.from(await publicKeyToSpki(nk.public)), format: 'der', type: 'spki' });
-    const ok = nodeVerify('sha256', message, { key, dsaEncoding: 'ieee-p1363' }, Buffer.concat([pad(sig.parsed.r), pad(sig.parsed.s)]));
+    const key = createPublicKey({
+      key: Buffer.from(await publicKeyToSpki(nk.public)),
+      format: 'der',
+      type: 'spki',
+    });
+    const ok = nodeVerify(
+      'sha256',
+      message,
+      { key, dsaEncoding: 'ieee-p1363' },
+      Buffer.concat([pad(sig.parsed.r), pad(sig.parsed.s)]),
+    );
     expect(ok).toBe(true);
   });
 });
@@ -319,7 +365,11 @@ describe('TPM2_ActivateCredential with a PolicySecret(endorsement) session', () 
     const err = await withTpm(async (tpm) => {
       const ek = await createEk(tpm, 'ecc');
       const nk = await readPublic(tpm, NODE_KEY_HANDLE);
-      const cred = await makeCredential({ ekPublic: ek.public, objectName: nk.name, secret: new Uint8Array(32) });
+      const cred = await makeCredential({
+        ekPublic: ek.public,
+        objectName: nk.name,
+        secret: new Uint8Array(32),
+      });
       try {
         return await activateCredential(tpm, {
           akHandle: AK_HANDLE,

@@ -46,11 +46,14 @@ async function codeOf(p: Promise<unknown>): Promise<string> {
 /** A valid GetCapability(TPM_PROPERTIES) response with one property. */
 function capabilityResponse(extra = new Uint8Array(0)): Uint8Array {
   const params = new ByteWriter().u8(0).u32(6).u32(1).u32(0x105).u32(0x49424d00).bytes(extra).finish();
-  return header(0x8001, 10 + params.length, 0).bytes(params).finish();
+  return header(0x8001, 10 + params.length, 0)
+    .bytes(params)
+    .finish();
 }
 
 describe('malformed responses through the Tpm command layer', () => {
-  const getCap = (responses: Uint8Array[]) => getTpmProperties(new Tpm(new ScriptedTransport(responses)), 0x105, 1);
+  const getCap = (responses: Uint8Array[]) =>
+    getTpmProperties(new Tpm(new ScriptedTransport(responses)), 0x105, 1);
 
   it('accepts a well-formed response (the baseline of the cases below)', async () => {
     expect((await getCap([capabilityResponse()])).get(0x105)).toBe(0x49424d00);
@@ -104,15 +107,23 @@ describe('malformed responses through the Tpm command layer', () => {
 
   it('rejects parameters cut short (size field consistent): TPM_RESPONSE_MALFORMED', async () => {
     const params = new ByteWriter().u8(0).u32(6).u32(2).u32(0x105).u32(1).finish();
-    const r = header(0x8001, 10 + params.length, 0).bytes(params).finish();
+    const r = header(0x8001, 10 + params.length, 0)
+      .bytes(params)
+      .finish();
     expect(await codeOf(getCap([r]))).toBe('TPM_RESPONSE_MALFORMED');
   });
 
   it('rejects an answer for another capability: TPM_RESPONSE_MALFORMED', async () => {
     const params = new ByteWriter().u8(0).u32(5).u32(0).finish();
-    expect(await codeOf(getCap([header(0x8001, 10 + params.length, 0).bytes(params).finish()]))).toBe(
-      'TPM_RESPONSE_MALFORMED',
-    );
+    expect(
+      await codeOf(
+        getCap([
+          header(0x8001, 10 + params.length, 0)
+            .bytes(params)
+            .finish(),
+        ]),
+      ),
+    ).toBe('TPM_RESPONSE_MALFORMED');
   });
 
   it('rejects a parameterSize larger than the sessions response: TPM_RESPONSE_SIZE_MISMATCH', async () => {
@@ -142,8 +153,12 @@ describe('malformed responses through the Tpm command layer', () => {
 
   it('rejects a public area the shared codec cannot parse: TPM_RESPONSE_MALFORMED', async () => {
     const params = new ByteWriter().u16(4).u16(0x0025).u16(0x000b).u16(0).u16(0).finish();
-    const r = header(0x8001, 10 + params.length, 0).bytes(params).finish();
-    expect(await codeOf(readPublic(new Tpm(new ScriptedTransport([r])), 0x81000001))).toBe('TPM_RESPONSE_MALFORMED');
+    const r = header(0x8001, 10 + params.length, 0)
+      .bytes(params)
+      .finish();
+    expect(await codeOf(readPublic(new Tpm(new ScriptedTransport([r])), 0x81000001))).toBe(
+      'TPM_RESPONSE_MALFORMED',
+    );
   });
 
   it('retries TPM_RC_RETRY and then succeeds', async () => {
@@ -214,7 +229,9 @@ describe('SwtpmTransport against a fake swtpm server (test double)', () => {
   });
 
   it('more bytes than the size field says: TPM_RESPONSE_SIZE_MISMATCH', async () => {
-    const port = await fakeSwtpm((sock) => sock.write(Buffer.concat([capabilityResponse(), Buffer.from([1, 2])])));
+    const port = await fakeSwtpm((sock) =>
+      sock.write(Buffer.concat([capabilityResponse(), Buffer.from([1, 2])])),
+    );
     const t = new SwtpmTransport('127.0.0.1', port, { timeoutMs: 2000 });
     expect(await codeOf(t.send(Uint8Array.of(1)))).toBe('TPM_RESPONSE_SIZE_MISMATCH');
     await t.close();
@@ -295,7 +312,11 @@ describe('TpmrmTransport', () => {
 
 describe('TPM location (--tpm, NODERR_TPM, TCTI syntax)', () => {
   it('parses the swtpm TCTI as tpm2-tools writes it', () => {
-    expect(parseTpmSpec('swtpm:host=127.0.0.1,port=2331')).toEqual({ kind: 'swtpm', host: '127.0.0.1', port: 2331 });
+    expect(parseTpmSpec('swtpm:host=127.0.0.1,port=2331')).toEqual({
+      kind: 'swtpm',
+      host: '127.0.0.1',
+      port: 2331,
+    });
     expect(parseTpmSpec('swtpm:port=5000')).toEqual({ kind: 'swtpm', host: 'localhost', port: 5000 });
     expect(parseTpmSpec('swtpm')).toEqual({ kind: 'swtpm', host: 'localhost', port: 2321 });
   });
@@ -307,7 +328,14 @@ describe('TPM location (--tpm, NODERR_TPM, TCTI syntax)', () => {
   });
 
   it('rejects bad options, mssim and unknown names: TPM_SPEC_INVALID', () => {
-    for (const bad of ['swtpm:port=0', 'swtpm:port=70000', 'swtpm:bogus=1', 'mssim:port=2321', 'device:tpmrm0', 'x']) {
+    for (const bad of [
+      'swtpm:port=0',
+      'swtpm:port=70000',
+      'swtpm:bogus=1',
+      'mssim:port=2321',
+      'device:tpmrm0',
+      'x',
+    ]) {
       expect(() => parseTpmSpec(bad), bad).toThrow(expect.objectContaining({ code: 'TPM_SPEC_INVALID' }));
     }
   });

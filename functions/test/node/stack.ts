@@ -35,6 +35,8 @@ export class Stack {
     readonly pg: PostgresServer,
     readonly api: WranglerDev,
     readonly adminToken: string,
+    /** The Worker's SUPABASE_JWT_SECRET, to sign non-admin or expired Supabase-style tokens in tests. */
+    readonly jwtSecret: string,
   ) {}
 
   static async start(vars: Record<string, string> = {}): Promise<Stack> {
@@ -53,7 +55,7 @@ export class Stack {
         ...vars,
       },
     });
-    return new Stack(pg, api, await signDevAdminToken(secret));
+    return new Stack(pg, api, await signDevAdminToken(secret), secret);
   }
 
   async stop(): Promise<void> {

@@ -9,14 +9,13 @@ import type { AuthenticatedEvent } from './replay.ts';
  * forger who can only satisfy the SHA-1 bank must not get SHA-256 data believed.
  */
 export async function digestCommitsTo(event: AuthenticatedEvent, candidate: Uint8Array): Promise<boolean> {
-  let checked = 0;
-  for (const bank of event.authenticatedBanks) {
+  if (event.authenticatedBanks.length === 0) return false;
+  const checks = event.authenticatedBanks.map(async (bank) => {
     const hash = bankHash(bank);
     const digest = event.digests[bank];
     if (!hash || !digest) return false;
     const h = new Uint8Array(await crypto.subtle.digest(hash, candidate as Uint8Array<ArrayBuffer>));
-    if (!timingSafeEqual(h, digest)) return false;
-    checked++;
-  }
-  return checked > 0;
+    return timingSafeEqual(h, digest);
+  });
+  return (await Promise.all(checks)).every(Boolean);
 }

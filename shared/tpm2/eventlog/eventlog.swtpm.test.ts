@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSwtpm, type Swtpm } from '../../../scripts/lib/swtpm.ts';
+import { type Swtpm, startSwtpm } from '../../../scripts/lib/swtpm.ts';
 import { createAk, createEk, quote } from '../../../scripts/lib/tpm-fixture.ts';
 import { tpm2 } from '../../../scripts/lib/tpm2-tools.ts';
 import { toHex } from '../../encoding/bytes.ts';
@@ -51,7 +51,11 @@ async function bootAndQuote(secureBoot: boolean): Promise<Booted> {
   return { tpm, dir, boot, verified };
 }
 
-async function judge(log: SyntheticLog | Uint8Array, verified: VerifiedQuote, rules: Parameters<typeof evaluateEventLogPolicy>[1]) {
+async function judge(
+  log: SyntheticLog | Uint8Array,
+  verified: VerifiedQuote,
+  rules: Parameters<typeof evaluateEventLogPolicy>[1],
+) {
   const bytes = log instanceof Uint8Array ? log : log.bytes;
   const facts = await extractFacts(await replayEventLog(parseEventLog(bytes), verified.pcrs));
   evaluateEventLogPolicy(facts, rules);
@@ -109,7 +113,10 @@ describe('measured boot on swtpm', () => {
 
   it('a log edited after the fact (another kernel claimed) fails replay naming the bank and PCR 9', async () => {
     // The attacker rebuilds the log as if an allowed-looking kernel had booted; the TPM saw the real one.
-    const edited = await buildSyntheticLog({ ...on.boot.options, kernel: { ...KERNEL, contents: new TextEncoder().encode('evil') } });
+    const edited = await buildSyntheticLog({
+      ...on.boot.options,
+      kernel: { ...KERNEL, contents: new TextEncoder().encode('evil') },
+    });
     const err = await refused(judge(edited, on.verified, { kernelSha256Allowlist: [golden] }));
     expect(err.reason).toBe('EVENT_LOG_MISMATCH');
     expect(err.details).toEqual({ bank: 'sha1', pcr: 9 });

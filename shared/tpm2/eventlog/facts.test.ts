@@ -13,7 +13,8 @@ import { efiVariableData, encodeEventLog, type SyntheticEvent } from './testing/
 import { BOOT_APP, CMDLINE, INITRD, KERNEL, sha256Hex, syntheticBoot } from './testing/synthetic.ts';
 import { loadEventLogVectors } from './testing/vector-logs.ts';
 
-const read = (p: string) => new Uint8Array(readFileSync(new URL(`../../../../shared/vectors/${p}`, import.meta.url)));
+const read = (p: string) =>
+  new Uint8Array(readFileSync(new URL(`../../../../shared/vectors/${p}`, import.meta.url)));
 const logs = loadEventLogVectors(read);
 let v: Vectors;
 beforeAll(async () => {
@@ -59,7 +60,9 @@ describe('extractFacts on real logs', () => {
       ['db', true, 'shim-extra-byte'],
     ]);
     // Every authority is the db certificate itself.
-    expect(new Set(sb.authorities.map((a) => a.certificate?.sha256))).toEqual(new Set([sb.db?.certificates[0]?.sha256]));
+    expect(new Set(sb.authorities.map((a) => a.certificate?.sha256))).toEqual(
+      new Set([sb.db?.certificates[0]?.sha256]),
+    );
     expect(f.grub.kernels).toEqual([
       {
         sequence: 39,
@@ -72,7 +75,9 @@ describe('extractFacts on real logs', () => {
         },
       },
     ]);
-    expect(f.grub.kernelCmdline).toMatch(/^\/syslinux\/vmlinuz\.A init=\/usr\/lib\/systemd\/systemd boot=local /);
+    expect(f.grub.kernelCmdline).toMatch(
+      /^\/syslinux\/vmlinuz\.A init=\/usr\/lib\/systemd\/systemd boot=local /,
+    );
     expect(f.grub.unverifiedCommands).toBe(0);
     expect(f.grub.commands).toHaveLength(14);
     expect(f.bootApplications.map((a) => a.path)).toEqual(['\\EFI\\BOOT\\BOOTX64.EFI', undefined, undefined]);
@@ -82,12 +87,17 @@ describe('extractFacts on real logs', () => {
     const l = logs.tpm2Tools.find((x) => x.name === 'event-gce-ubuntu-2104-log.bin')!;
     const f = await extractFacts(await replayEventLog(parseEventLog(l.bytes), l.expected));
     expect(f.secureBoot?.enabled).toBe(false);
-    expect(f.secureBoot?.authorities.map((a) => [a.variable, a.certificate])).toEqual([['SbatLevel', undefined]]);
+    expect(f.secureBoot?.authorities.map((a) => [a.variable, a.certificate])).toEqual([
+      ['SbatLevel', undefined],
+    ]);
     expect(f.grub.kernels.map((k) => [k.path, k.digests.sha256])).toEqual([
       ['/boot/vmlinuz-5.11.0-1008-gcp', '38c6396eb70b84aef13f06384a37b7e7bfa77a14e3bde632a76c90acb65c1d97'],
     ]);
     expect(f.grub.kernelCmdline).toMatch(/^\/boot\/vmlinuz-5\.11\.0-1008-gcp root=PARTUUID=bf817bdf/);
-    expect(f.bootApplications.map((a) => a.path)).toEqual(['\\EFI\\ubuntu\\shimx64.efi', '\\EFI\\ubuntu\\grubx64.efi']);
+    expect(f.bootApplications.map((a) => a.path)).toEqual([
+      '\\EFI\\ubuntu\\shimx64.efi',
+      '\\EFI\\ubuntu\\grubx64.efi',
+    ]);
   });
 
   it('Windows on GCE: Secure Boot on, authority = Microsoft Root Certificate Authority 2010 from db', async () => {
@@ -97,13 +107,17 @@ describe('extractFacts on real logs', () => {
     expect(f.secureBoot?.authorities.map((a) => a.certificate?.subject)).toEqual([
       'C=US, ST=Washington, L=Redmond, O=Microsoft Corporation, CN=Microsoft Root Certificate Authority 2010',
     ]);
-    expect(f.bootApplications.map((a) => [a.path, Object.keys(a.digests)])).toEqual([['\\EFI\\Microsoft\\Boot\\bootmgfw.efi', ['sha1']]]);
+    expect(f.bootApplications.map((a) => [a.path, Object.keys(a.digests)])).toEqual([
+      ['\\EFI\\Microsoft\\Boot\\bootmgfw.efi', ['sha1']],
+    ]);
     expect(f.grub.kernels).toEqual([]);
   });
 
   it('every other log yields facts: Secure Boot off, databases parsed', async () => {
     const cases = [
-      ...logs.tpm2Tools.filter((l) => l.name !== 'event-gce-ubuntu-2104-log.bin').map((l) => [l.bytes, l.expected] as const),
+      ...logs.tpm2Tools
+        .filter((l) => l.name !== 'event-gce-ubuntu-2104-log.bin')
+        .map((l) => [l.bytes, l.expected] as const),
       [logs.cryptoAgile, undefined] as const,
       [logs.ebsMissing, { sha1: { '5': logs.ebsPcr5.sha1 } }] as const,
     ];
@@ -128,12 +142,20 @@ describe('extractFacts on a synthetic log', () => {
     const { log, dbCertSha256 } = await syntheticBoot();
     const f = await extractFacts(await replayEventLog(parseEventLog(log.bytes)));
     expect(f.secureBoot?.enabled).toBe(true);
-    expect(f.secureBoot?.db?.certificates.map((c) => [c.sha256, c.subject])).toEqual([[dbCertSha256, 'CN=Noderr Test db']]);
+    expect(f.secureBoot?.db?.certificates.map((c) => [c.sha256, c.subject])).toEqual([
+      [dbCertSha256, 'CN=Noderr Test db'],
+    ]);
     expect(f.secureBoot?.dbx?.sha256).toEqual(['db'.repeat(32)]);
     expect(f.secureBoot?.authorities.map((a) => a.certificate?.sha256)).toEqual([dbCertSha256]);
-    expect(f.bootApplications.map((a) => [a.path, a.digests.sha256])).toEqual([[BOOT_APP.path, await sha256Hex(BOOT_APP.image)]]);
-    expect(f.grub.kernels.map((k) => [k.path, k.digests.sha256])).toEqual([[KERNEL.path, await sha256Hex(KERNEL.contents)]]);
-    expect(f.grub.initrds.map((k) => [k.path, k.digests.sha256])).toEqual([[INITRD.path, await sha256Hex(INITRD.contents)]]);
+    expect(f.bootApplications.map((a) => [a.path, a.digests.sha256])).toEqual([
+      [BOOT_APP.path, await sha256Hex(BOOT_APP.image)],
+    ]);
+    expect(f.grub.kernels.map((k) => [k.path, k.digests.sha256])).toEqual([
+      [KERNEL.path, await sha256Hex(KERNEL.contents)],
+    ]);
+    expect(f.grub.initrds.map((k) => [k.path, k.digests.sha256])).toEqual([
+      [INITRD.path, await sha256Hex(INITRD.contents)],
+    ]);
     expect(f.grub.kernelCmdline).toBe(`${KERNEL.path} ${CMDLINE}`);
   });
 
@@ -153,14 +175,25 @@ describe('extractFacts on a synthetic log', () => {
     expect(f.grub.kernels).toEqual([]);
   });
 
-  const variable = async (name: string, data: Uint8Array, guid: string = EFI_GUID.GLOBAL_VARIABLE): Promise<SyntheticEvent> => {
+  const variable = async (
+    name: string,
+    data: Uint8Array,
+    guid: string = EFI_GUID.GLOBAL_VARIABLE,
+  ): Promise<SyntheticEvent> => {
     const bytes = efiVariableData(guid, name, data);
-    const h = async (alg: string) => new Uint8Array(await crypto.subtle.digest(alg, bytes as Uint8Array<ArrayBuffer>));
-    return { pcr: 7, type: EV.EV_EFI_VARIABLE_DRIVER_CONFIG, data: bytes, digests: { sha1: await h('SHA-1'), sha256: await h('SHA-256') } };
+    const h = async (alg: string) =>
+      new Uint8Array(await crypto.subtle.digest(alg, bytes as Uint8Array<ArrayBuffer>));
+    return {
+      pcr: 7,
+      type: EV.EV_EFI_VARIABLE_DRIVER_CONFIG,
+      data: bytes,
+      digests: { sha1: await h('SHA-1'), sha256: await h('SHA-256') },
+    };
   };
   const action = async (pcr: number, type: number, text: string | Uint8Array): Promise<SyntheticEvent> => {
     const bytes = typeof text === 'string' ? new TextEncoder().encode(text) : text;
-    const h = async (alg: string) => new Uint8Array(await crypto.subtle.digest(alg, bytes as Uint8Array<ArrayBuffer>));
+    const h = async (alg: string) =>
+      new Uint8Array(await crypto.subtle.digest(alg, bytes as Uint8Array<ArrayBuffer>));
     return { pcr, type, data: bytes, digests: { sha1: await h('SHA-1'), sha256: await h('SHA-256') } };
   };
 
@@ -171,30 +204,45 @@ describe('extractFacts on a synthetic log', () => {
 
   it('a variable after the PCR 7 separator is refused', async () => {
     const { log } = await syntheticBoot();
-    await invalidPcr7(factsOf([...log.events, await variable('Extra', Uint8Array.of(1))]), 'variable-after-separator');
+    await invalidPcr7(
+      factsOf([...log.events, await variable('Extra', Uint8Array.of(1))]),
+      'variable-after-separator',
+    );
   });
 
   it('a second separator in PCR 7 is refused', async () => {
     const { log } = await syntheticBoot();
-    await invalidPcr7(factsOf([...log.events, await action(7, EV.EV_SEPARATOR, new Uint8Array(4))]), 'separator-duplicate');
+    await invalidPcr7(
+      factsOf([...log.events, await action(7, EV.EV_SEPARATOR, new Uint8Array(4))]),
+      'separator-duplicate',
+    );
   });
 
   it('an error separator (FFFFFFFF) is refused', async () => {
     const { log } = await syntheticBoot();
     const events = log.events.filter((e) => !(e.pcr === 7 && e.type === EV.EV_SEPARATOR));
-    await invalidPcr7(factsOf([...events, await action(7, EV.EV_SEPARATOR, new Uint8Array(4).fill(0xff))]), 'separator-invalid');
+    await invalidPcr7(
+      factsOf([...events, await action(7, EV.EV_SEPARATOR, new Uint8Array(4).fill(0xff))]),
+      'separator-invalid',
+    );
   });
 
   it('"UEFI Debug Mode" in PCR 7 is refused', async () => {
     const { log } = await syntheticBoot();
-    await invalidPcr7(factsOf([await action(7, EV.EV_EFI_ACTION, 'UEFI Debug Mode'), ...log.events]), 'debug-mode');
+    await invalidPcr7(
+      factsOf([await action(7, EV.EV_EFI_ACTION, 'UEFI Debug Mode'), ...log.events]),
+      'debug-mode',
+    );
   });
 
   it('"DMA Protection Disabled" sets the flag; any other EFI action in PCR 7 is refused', async () => {
     const { log } = await syntheticBoot();
     const f = await factsOf([await action(7, EV.EV_EFI_ACTION, 'DMA Protection Disabled'), ...log.events]);
     expect(f.secureBoot?.dmaProtectionDisabled).toBe(true);
-    await invalidPcr7(factsOf([await action(7, EV.EV_EFI_ACTION, 'Something'), ...log.events]), 'action-unexpected');
+    await invalidPcr7(
+      factsOf([await action(7, EV.EV_EFI_ACTION, 'Something'), ...log.events]),
+      'action-unexpected',
+    );
   });
 
   it('an EFI action whose data does not hash to its digest is refused', async () => {
@@ -211,7 +259,10 @@ describe('extractFacts on a synthetic log', () => {
 
   it('a SecureBoot variable of more than one byte is refused', async () => {
     const { log } = await syntheticBoot();
-    await invalidPcr7(factsOf([await variable('SecureBoot', Uint8Array.of(1, 0)), ...log.events.slice(1)]), 'secureboot-size');
+    await invalidPcr7(
+      factsOf([await variable('SecureBoot', Uint8Array.of(1, 0)), ...log.events.slice(1)]),
+      'secureboot-size',
+    );
   });
 
   it('Secure Boot on with an empty db is refused', async () => {
@@ -224,7 +275,10 @@ describe('extractFacts on a synthetic log', () => {
 
   it('Secure Boot on without any authority event is refused', async () => {
     const { log } = await syntheticBoot();
-    await invalidPcr7(factsOf(log.events.filter((e) => e.type !== EV.EV_EFI_VARIABLE_AUTHORITY)), 'secureboot-authority');
+    await invalidPcr7(
+      factsOf(log.events.filter((e) => e.type !== EV.EV_EFI_VARIABLE_AUTHORITY)),
+      'secureboot-authority',
+    );
   });
 
   it('an authority whose data does not hash to its digest (even minus one byte) is refused', async () => {

@@ -16,7 +16,8 @@ import { loadEventLogVectors } from './testing/vector-logs.ts';
  * (no allocation from a size field). ≥ 100,000 cases in total.
  */
 
-const read = (p: string) => new Uint8Array(readFileSync(new URL(`../../../../shared/vectors/${p}`, import.meta.url)));
+const read = (p: string) =>
+  new Uint8Array(readFileSync(new URL(`../../../../shared/vectors/${p}`, import.meta.url)));
 const v = loadEventLogVectors(read);
 const REAL = [...v.tpm2Tools.map((l) => l.bytes), v.gceLog, v.windowsLog, v.cryptoAgile, v.ebsMissing];
 const SYNTHETIC = (await syntheticBoot()).log.bytes;
@@ -30,7 +31,11 @@ const runs = (n: number) => {
 
 const edit = fc.oneof(
   fc.record({ op: fc.constant('flip' as const), at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }),
-  fc.record({ op: fc.constant('set32' as const), at: fc.nat(), value: fc.integer({ min: 0, max: 0xffffffff }) }),
+  fc.record({
+    op: fc.constant('set32' as const),
+    at: fc.nat(),
+    value: fc.integer({ min: 0, max: 0xffffffff }),
+  }),
   fc.record({ op: fc.constant('truncate' as const), at: fc.nat() }),
   fc.record({ op: fc.constant('insert' as const), at: fc.nat(), value: fc.integer({ min: 0, max: 255 }) }),
   fc.record({ op: fc.constant('delete' as const), at: fc.nat() }),
@@ -42,7 +47,8 @@ function mutate(bytes: Uint8Array, edits: readonly Edit[]): Uint8Array {
   for (const e of edits) {
     const at = b.length === 0 ? 0 : e.at % b.length;
     if (e.op === 'flip' && b.length > 0) b[at]! ^= 1 << e.bit;
-    else if (e.op === 'set32' && b.length >= 4) new DataView(b.buffer).setUint32(Math.min(at, b.length - 4), e.value, true);
+    else if (e.op === 'set32' && b.length >= 4)
+      new DataView(b.buffer).setUint32(Math.min(at, b.length - 4), e.value, true);
     else if (e.op === 'truncate') b = b.slice(0, at);
     else if (e.op === 'insert') {
       const n = new Uint8Array(b.length + 1);
@@ -89,9 +95,13 @@ afterAll(() => {
 describe('event log parser fuzz', () => {
   it('mutated real logs: only typed errors, bounded output', () => {
     fc.assert(
-      fc.property(fc.nat({ max: REAL.length - 1 }), fc.array(edit, { minLength: 1, maxLength: 4 }), (i, edits) => {
-        parseBounded(mutate(REAL[i]!, edits));
-      }),
+      fc.property(
+        fc.nat({ max: REAL.length - 1 }),
+        fc.array(edit, { minLength: 1, maxLength: 4 }),
+        (i, edits) => {
+          parseBounded(mutate(REAL[i]!, edits));
+        },
+      ),
       runs(20_000),
     );
   });

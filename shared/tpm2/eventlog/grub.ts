@@ -82,10 +82,14 @@ export async function grubFacts(events: readonly AuthenticatedEvent[]): Promise<
   };
   const kernelPaths = new Set<string>();
   const initrdPaths = new Set<string>();
+  // The digest checks are independent: start them all, then read the results in log order.
+  const texts = new Map(
+    events.filter((e) => e.type === EV.EV_IPL && e.pcr === 8).map((e) => [e, authenticatedText(e)] as const),
+  );
   for (const e of events) {
     if (e.type !== EV.EV_IPL) continue;
     if (e.pcr === 8) {
-      const t = await authenticatedText(e);
+      const t = await texts.get(e);
       if (!t) {
         out.unverifiedCommands++;
         continue;

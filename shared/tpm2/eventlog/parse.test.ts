@@ -9,7 +9,8 @@ import { parseSpecIdEvent } from './spec-id-event.ts';
 import { encodeEventLog } from './testing/build-log.ts';
 import { loadEventLogVectors } from './testing/vector-logs.ts';
 
-const read = (p: string) => new Uint8Array(readFileSync(new URL(`../../../../shared/vectors/${p}`, import.meta.url)));
+const read = (p: string) =>
+  new Uint8Array(readFileSync(new URL(`../../../../shared/vectors/${p}`, import.meta.url)));
 const v = loadEventLogVectors(read);
 
 function invalid(f: () => unknown, message: RegExp): void {
@@ -88,7 +89,9 @@ describe('parseEventLog on every real log', () => {
     const log = parseEventLog(v.windowsLog);
     expect(log.format).toBe('sha1');
     expect(log.events).toHaveLength(21);
-    expect(log.events.filter((e) => e.typeName === 'EV_EVENT_TAG').map((e) => e.pcr)).toEqual([12, 13, 14, 12, 13, 14]);
+    expect(log.events.filter((e) => e.typeName === 'EV_EVENT_TAG').map((e) => e.pcr)).toEqual([
+      12, 13, 14, 12, 13, 14,
+    ]);
   });
 
   it('parses go-attestation crypto_agile_eventlog and ebs_event_missing_eventlog', () => {
@@ -96,7 +99,9 @@ describe('parseEventLog on every real log', () => {
     expect([agile.format, agile.banks, agile.events.length]).toEqual(['crypto-agile', ['sha256'], 27]);
     const ebs = parseEventLog(v.ebsMissing);
     expect([ebs.format, ebs.banks, ebs.events.length]).toEqual(['sha1', ['sha1'], 38]);
-    const actions = ebs.events.filter((e) => e.typeName === 'EV_EFI_ACTION').map((e) => new TextDecoder().decode(e.data));
+    const actions = ebs.events
+      .filter((e) => e.typeName === 'EV_EFI_ACTION')
+      .map((e) => new TextDecoder().decode(e.data));
     expect(actions.some((a) => a.startsWith('Exit Boot Services'))).toBe(false);
   });
 
@@ -109,12 +114,13 @@ describe('parseEventLog on every real log', () => {
 describe('parseEventLog rejects malformed logs as EVENT_LOG_INVALID', () => {
   it('rejects an empty log', () => invalid(() => parseEventLog(new Uint8Array()), /empty/));
 
-  it('rejects a truncated header event', () => invalid(() => parseEventLog(SHA256_HEADER.subarray(0, 30)), /truncated/));
+  it('rejects a truncated header event', () =>
+    invalid(() => parseEventLog(SHA256_HEADER.subarray(0, 30)), /truncated/));
 
   it('rejects an event size larger than the log (go-attestation TestParseEventLogEventSizeTooLarge)', () => {
     const data = Uint8Array.from([
-      0x30, 0x34, 0x39, 0x33, 0x36, 0x30, 0x30, 0x32, 0x31, 0x39, 0x36, 0x33, 0x39, 0x34, 0x34, 0x37, 0x39, 0x32,
-      0x31, 0x32, 0x32, 0x37, 0x39, 0x30, 0x34, 0x30, 0x31, 0x6d, 0xbd, 0xbf, 0xef, 0x47, 0, 0, 0, 0,
+      0x30, 0x34, 0x39, 0x33, 0x36, 0x30, 0x30, 0x32, 0x31, 0x39, 0x36, 0x33, 0x39, 0x34, 0x34, 0x37, 0x39,
+      0x32, 0x31, 0x32, 0x32, 0x37, 0x39, 0x30, 0x34, 0x30, 0x31, 0x6d, 0xbd, 0xbf, 0xef, 0x47, 0, 0, 0, 0,
     ]);
     invalid(() => parseEventLog(data), /PCR index|truncated/);
     // The same sizes with a valid PCR index: the 3 GB size is refused before any allocation.
@@ -122,10 +128,14 @@ describe('parseEventLog rejects malformed logs as EVENT_LOG_INVALID', () => {
     invalid(() => parseEventLog(data), /truncated at event \(needs 1206894525 bytes/);
   });
 
-  it('rejects a PCR index above 23', () => invalid(() => parseEventLog(legacy(24, EV.EV_IPL, new Uint8Array())), /PCR index 24/));
+  it('rejects a PCR index above 23', () =>
+    invalid(() => parseEventLog(legacy(24, EV.EV_IPL, new Uint8Array())), /PCR index 24/));
 
   it('rejects a Spec ID event of a version other than 2', () =>
-    invalid(() => parseEventLog(legacy(0, EV.EV_NO_ACTION, specId([[TPM_ALG.SHA1, 20]], { major: 1 }))), /version 1/));
+    invalid(
+      () => parseEventLog(legacy(0, EV.EV_NO_ACTION, specId([[TPM_ALG.SHA1, 20]], { major: 1 }))),
+      /version 1/,
+    ));
 
   it('rejects a Spec ID event claiming 0xffffffff algorithms (go-attestation malicious_number_of_algs)', () =>
     invalid(
@@ -134,27 +144,47 @@ describe('parseEventLog rejects malformed logs as EVENT_LOG_INVALID', () => {
     ));
 
   it('rejects a Spec ID event declaring a known hash with the wrong size', () =>
-    invalid(() => parseEventLog(legacy(0, EV.EV_NO_ACTION, specId([[TPM_ALG.SHA256, 20]]))), /sha256 declared with digest size 20/));
+    invalid(
+      () => parseEventLog(legacy(0, EV.EV_NO_ACTION, specId([[TPM_ALG.SHA256, 20]]))),
+      /sha256 declared with digest size 20/,
+    ));
 
   it('rejects a Spec ID event listing a bank twice', () =>
     invalid(
-      () => parseEventLog(legacy(0, EV.EV_NO_ACTION, specId([[TPM_ALG.SHA1, 20], [TPM_ALG.SHA1, 20]]))),
+      () =>
+        parseEventLog(
+          legacy(
+            0,
+            EV.EV_NO_ACTION,
+            specId([
+              [TPM_ALG.SHA1, 20],
+              [TPM_ALG.SHA1, 20],
+            ]),
+          ),
+        ),
       /listed twice/,
     ));
 
   it('rejects an unknown algorithm with an impossible digest size', () =>
-    invalid(() => parseEventLog(legacy(0, EV.EV_NO_ACTION, specId([[0x7777, 65]]))), /0x7777 declared with digest size 65/));
+    invalid(
+      () => parseEventLog(legacy(0, EV.EV_NO_ACTION, specId([[0x7777, 65]]))),
+      /0x7777 declared with digest size 65/,
+    ));
 
   it('parses an unknown algorithm whose size the Spec ID table gives (it is just not replayable)', () => {
     expect(parseSpecIdEvent(specId([[0x7777, 16]])).algorithms[0]?.bank).toBe('alg_0x7777');
   });
 
   it('rejects trailing bytes after the Spec ID event', () =>
-    invalid(() => parseEventLog(legacy(0, EV.EV_NO_ACTION, specId([[TPM_ALG.SHA1, 20]], { trailing: 1 }))), /trailing/));
+    invalid(
+      () => parseEventLog(legacy(0, EV.EV_NO_ACTION, specId([[TPM_ALG.SHA1, 20]], { trailing: 1 }))),
+      /trailing/,
+    ));
 
   it('rejects a Spec ID header event with a non-zero digest', () =>
     invalid(
-      () => parseEventLog(legacy(0, EV.EV_NO_ACTION, specId([[TPM_ALG.SHA1, 20]]), new Uint8Array(20).fill(1))),
+      () =>
+        parseEventLog(legacy(0, EV.EV_NO_ACTION, specId([[TPM_ALG.SHA1, 20]]), new Uint8Array(20).fill(1))),
       /non-zero digest/,
     ));
 
@@ -166,19 +196,47 @@ describe('parseEventLog rejects malformed logs as EVENT_LOG_INVALID', () => {
   const join = (...parts: Uint8Array[]) => Uint8Array.from(parts.flatMap((p) => [...p]));
 
   it('rejects an event whose digest count differs from the Spec ID bank count', () =>
-    invalid(() => parseEventLog(join(SHA256_HEADER, event2(2, [[TPM_ALG.SHA256, new Uint8Array(32)]]))), /2 digests/));
+    invalid(
+      () => parseEventLog(join(SHA256_HEADER, event2(2, [[TPM_ALG.SHA256, new Uint8Array(32)]]))),
+      /2 digests/,
+    ));
 
   it('rejects an event digest of an algorithm the Spec ID event does not declare', () =>
-    invalid(() => parseEventLog(join(SHA256_HEADER, event2(1, [[TPM_ALG.SHA1, new Uint8Array(20)]]))), /0x4 is not in the Spec ID/));
+    invalid(
+      () => parseEventLog(join(SHA256_HEADER, event2(1, [[TPM_ALG.SHA1, new Uint8Array(20)]]))),
+      /0x4 is not in the Spec ID/,
+    ));
 
   it('rejects an event with two digests of the same bank', () => {
-    const header = legacy(0, EV.EV_NO_ACTION, specId([[TPM_ALG.SHA256, 32], [TPM_ALG.SHA384, 48]]));
+    const header = legacy(
+      0,
+      EV.EV_NO_ACTION,
+      specId([
+        [TPM_ALG.SHA256, 32],
+        [TPM_ALG.SHA384, 48],
+      ]),
+    );
     const z = new Uint8Array(32);
-    invalid(() => parseEventLog(join(header, event2(2, [[TPM_ALG.SHA256, z], [TPM_ALG.SHA256, z]]))), /two sha256 digests/);
+    invalid(
+      () =>
+        parseEventLog(
+          join(
+            header,
+            event2(2, [
+              [TPM_ALG.SHA256, z],
+              [TPM_ALG.SHA256, z],
+            ]),
+          ),
+        ),
+      /two sha256 digests/,
+    );
   });
 
   it('rejects a crypto-agile log cut inside an event', () => {
-    const full = encodeEventLog(['sha256'], [{ pcr: 4, type: EV.EV_SEPARATOR, digests: { sha256: new Uint8Array(32) }, data: new Uint8Array(4) }]);
+    const full = encodeEventLog(
+      ['sha256'],
+      [{ pcr: 4, type: EV.EV_SEPARATOR, digests: { sha256: new Uint8Array(32) }, data: new Uint8Array(4) }],
+    );
     expect(parseEventLog(full).events).toHaveLength(2);
     invalid(() => parseEventLog(full.subarray(0, full.length - 1)), /truncated at event/);
   });

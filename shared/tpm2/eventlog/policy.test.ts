@@ -48,26 +48,51 @@ describe('evaluateEventLogPolicy', () => {
   });
 
   it('requireSecureBoot: Secure Boot off fails naming the rule', async () => {
-    violates((await facts({ secureBoot: false })).facts, { requireSecureBoot: true }, 'requireSecureBoot', /Secure Boot is off/);
+    violates(
+      (await facts({ secureBoot: false })).facts,
+      { requireSecureBoot: true },
+      'requireSecureBoot',
+      /Secure Boot is off/,
+    );
   });
 
   it('requireSecureBoot: no SecureBoot variable in an explained PCR 7 fails', async () => {
     const { facts: f } = await facts();
-    violates({ ...f, secureBoot: undefined }, { requireSecureBoot: true }, 'requireSecureBoot', /no SecureBoot variable/);
+    violates(
+      { ...f, secureBoot: undefined },
+      { requireSecureBoot: true },
+      'requireSecureBoot',
+      /no SecureBoot variable/,
+    );
   });
 
   it('kernelSha256Allowlist: a kernel not in the allowlist fails naming the rule and the kernel', async () => {
-    violates((await facts()).facts, { kernelSha256Allowlist: [other] }, 'kernelSha256Allowlist', /kernel \/boot\/vmlinuz-6\.8\.0-noderr has SHA-256 [0-9a-f]{64}, not in the allowlist/);
+    violates(
+      (await facts()).facts,
+      { kernelSha256Allowlist: [other] },
+      'kernelSha256Allowlist',
+      /kernel \/boot\/vmlinuz-6\.8\.0-noderr has SHA-256 [0-9a-f]{64}, not in the allowlist/,
+    );
   });
 
   it('kernelSha256Allowlist: no GRUB-measured kernel fails', async () => {
     const { facts: f } = await facts();
-    violates({ ...f, grub: { ...f.grub, kernels: [] } }, { kernelSha256Allowlist: [other] }, 'kernelSha256Allowlist', /no kernel/);
+    violates(
+      { ...f, grub: { ...f.grub, kernels: [] } },
+      { kernelSha256Allowlist: [other] },
+      'kernelSha256Allowlist',
+      /no kernel/,
+    );
   });
 
   it('kernelSha256Allowlist: a kernel authenticated only in the sha1 bank fails', async () => {
     const { facts: f } = await facts({}, ['sha1']);
-    violates(f, { kernelSha256Allowlist: [await sha256Hex(KERNEL.contents)] }, 'kernelSha256Allowlist', /no authenticated sha256 digest/);
+    violates(
+      f,
+      { kernelSha256Allowlist: [await sha256Hex(KERNEL.contents)] },
+      'kernelSha256Allowlist',
+      /no authenticated sha256 digest/,
+    );
   });
 
   it('initrdSha256Allowlist: an initrd not in the allowlist fails; an initrd-less boot passes', async () => {
@@ -77,8 +102,18 @@ describe('evaluateEventLogPolicy', () => {
   });
 
   it('bootApplicationSha256Allowlist: an unlisted boot application fails, and so does having none', async () => {
-    violates((await facts()).facts, { bootApplicationSha256Allowlist: [other] }, 'bootApplicationSha256Allowlist', /BOOTX64/);
-    violates((await facts({ bootApplication: undefined })).facts, { bootApplicationSha256Allowlist: [other] }, 'bootApplicationSha256Allowlist', /no boot application/);
+    violates(
+      (await facts()).facts,
+      { bootApplicationSha256Allowlist: [other] },
+      'bootApplicationSha256Allowlist',
+      /BOOTX64/,
+    );
+    violates(
+      (await facts({ bootApplication: undefined })).facts,
+      { bootApplicationSha256Allowlist: [other] },
+      'bootApplicationSha256Allowlist',
+      /no boot application/,
+    );
   });
 
   it('dbMustContain / dbxMustContain: a missing entry fails naming the rule', async () => {
@@ -89,7 +124,12 @@ describe('evaluateEventLogPolicy', () => {
   });
 
   it('the first failing rule in rule order is the one reported', async () => {
-    violates((await facts({ secureBoot: false })).facts, { dbMustContain: [other], requireSecureBoot: true }, 'requireSecureBoot', /off/);
+    violates(
+      (await facts({ secureBoot: false })).facts,
+      { dbMustContain: [other], requireSecureBoot: true },
+      'requireSecureBoot',
+      /off/,
+    );
   });
 
   it('facts of an unanchored replay are refused as EVENT_LOG_MISMATCH', async () => {
@@ -108,7 +148,11 @@ describe('evaluateEventLogPolicy', () => {
 
 describe('the eventLogRules API schema', () => {
   it('accepts every rule and rejects unknown keys, non-hex and empty lists', () => {
-    const ok = EventLogRulesSchema.safeParse({ requireSecureBoot: true, kernelSha256Allowlist: ['AB'.repeat(32)], dbMustContain: [other] });
+    const ok = EventLogRulesSchema.safeParse({
+      requireSecureBoot: true,
+      kernelSha256Allowlist: ['AB'.repeat(32)],
+      dbMustContain: [other],
+    });
     expect(ok.success).toBe(true);
     expect(EventLogRulesSchema.safeParse({ kernelSha256Allowlist: ['xyz'] }).success).toBe(false);
     expect(EventLogRulesSchema.safeParse({ kernelSha256Allowlist: [] }).success).toBe(false);

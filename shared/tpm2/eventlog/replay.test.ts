@@ -10,7 +10,8 @@ import { type QuotedPcrs, replayEventLog } from './replay.ts';
 import { encodeEventLog, type SyntheticEvent } from './testing/build-log.ts';
 import { loadEventLogVectors } from './testing/vector-logs.ts';
 
-const read = (p: string) => new Uint8Array(readFileSync(new URL(`../../../../shared/vectors/${p}`, import.meta.url)));
+const read = (p: string) =>
+  new Uint8Array(readFileSync(new URL(`../../../../shared/vectors/${p}`, import.meta.url)));
 const logs = loadEventLogVectors(read);
 let v: Vectors;
 beforeAll(async () => {
@@ -18,7 +19,12 @@ beforeAll(async () => {
 });
 
 const hexOf = (pcrs: Record<string, Record<string, Uint8Array>>) =>
-  Object.fromEntries(Object.entries(pcrs).map(([b, m]) => [b, Object.fromEntries(Object.entries(m).map(([k, x]) => [k, toHex(x)]))]));
+  Object.fromEntries(
+    Object.entries(pcrs).map(([b, m]) => [
+      b,
+      Object.fromEntries(Object.entries(m).map(([k, x]) => [k, toHex(x)])),
+    ]),
+  );
 
 async function mismatch(p: Promise<unknown>, details: Record<string, unknown>): Promise<TpmError> {
   const err = await p.then(
@@ -39,7 +45,12 @@ async function gceQuotedPcrs(): Promise<Record<string, Record<string, Uint8Array
 }
 
 describe('replayEventLog on the tpm2-tools logs', () => {
-  for (const name of ['event-arch-linux.bin', 'event-gce-ubuntu-2104-log.bin', 'event-sd-boot-fedora37.bin', 'event-uefi-sha1-log.bin']) {
+  for (const name of [
+    'event-arch-linux.bin',
+    'event-gce-ubuntu-2104-log.bin',
+    'event-sd-boot-fedora37.bin',
+    'event-uefi-sha1-log.bin',
+  ]) {
     it(`${name} replays to exactly the PCRs of its YAML, in every bank`, async () => {
       const l = logs.tpm2Tools.find((x) => x.name === name)!;
       const r = await replayEventLog(parseEventLog(l.bytes), l.expected);
@@ -64,7 +75,8 @@ describe('replayEventLog against verified quotes', () => {
       // PCR 10 (IMA) was extended after boot and is not in the firmware log: quoted, but unexplained.
       expect(r.explained[bank]).toEqual(all.filter((i) => i !== 10));
       expect(r.unexplained[bank]).toEqual([10]);
-      for (const i of [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]) expect(toHex(r.replayed[bank]![String(i)]!)).toBe(toHex(quoted[bank]![String(i)]!));
+      for (const i of [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+        expect(toHex(r.replayed[bank]![String(i)]!)).toBe(toHex(quoted[bank]![String(i)]!));
     }
     expect(r.events.every((e) => e.authenticatedBanks.join() === 'sha1,sha256,sha384')).toBe(true);
     expect(r.events).toHaveLength(44);
@@ -73,8 +85,13 @@ describe('replayEventLog against verified quotes', () => {
   it('the Windows SHA-1 log replays to the PCRs of its verified RSASSA-SHA1 quote', async () => {
     const q = await verifyQuote(v.windows);
     const r = await replayEventLog(parseEventLog(logs.windowsLog), q.pcrs);
-    expect(Object.keys(r.replayed.sha1!).map(Number).sort((a, b) => a - b)).toEqual([0, 4, 5, 7, 11, 12, 13, 14]);
-    for (const k of Object.keys(r.replayed.sha1!)) expect(toHex(r.replayed.sha1![k]!)).toBe(toHex(q.pcrs.sha1![k]!));
+    expect(
+      Object.keys(r.replayed.sha1!)
+        .map(Number)
+        .sort((a, b) => a - b),
+    ).toEqual([0, 4, 5, 7, 11, 12, 13, 14]);
+    for (const k of Object.keys(r.replayed.sha1!))
+      expect(toHex(r.replayed.sha1![k]!)).toBe(toHex(q.pcrs.sha1![k]!));
     expect(r.explained.sha1).toHaveLength(24);
     expect(r.unexplained.sha1).toEqual([]);
   });
@@ -83,7 +100,10 @@ describe('replayEventLog against verified quotes', () => {
     const log = parseEventLog(logs.ebsMissing);
     const plain = await replayEventLog(log);
     expect(toHex(plain.replayed.sha1!['5']!)).not.toBe(toHex(logs.ebsPcr5.sha1));
-    const r = await replayEventLog(log, { sha1: { '5': logs.ebsPcr5.sha1 }, sha256: { '5': logs.ebsPcr5.sha256 } });
+    const r = await replayEventLog(log, {
+      sha1: { '5': logs.ebsPcr5.sha1 },
+      sha256: { '5': logs.ebsPcr5.sha256 },
+    });
     expect(r.workarounds).toEqual(['EBS Invocation + Success']);
     expect(r.explained).toEqual({ sha1: [5] });
     expect(toHex(r.replayed.sha1!['5']!)).toBe(toHex(logs.ebsPcr5.sha1));
@@ -140,7 +160,11 @@ describe('replayEventLog rejects a log that does not explain the quote', () => {
 
   it('quoted values of the wrong size or index are MALFORMED_STRUCTURE', async () => {
     const log = parseEventLog(logs.ebsMissing);
-    for (const quoted of [{ sha1: { '5': new Uint8Array(32) } }, { sha1: { '05': new Uint8Array(20) } }, { sha1: { '24': new Uint8Array(20) } }] as QuotedPcrs[]) {
+    for (const quoted of [
+      { sha1: { '5': new Uint8Array(32) } },
+      { sha1: { '05': new Uint8Array(20) } },
+      { sha1: { '24': new Uint8Array(20) } },
+    ] as QuotedPcrs[]) {
       const err = await replayEventLog(log, quoted).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(TpmError);
       expect((err as TpmError).reason).toBe('MALFORMED_STRUCTURE');
@@ -155,13 +179,20 @@ describe('replay initial values', () => {
 
   it('a StartupLocality event makes PCR 0 start at 0…0‖locality', async () => {
     const events: SyntheticEvent[] = [
-      { pcr: 0, type: EV.EV_NO_ACTION, digests: d(0), data: new TextEncoder().encode('StartupLocality\0\x03') },
+      {
+        pcr: 0,
+        type: EV.EV_NO_ACTION,
+        digests: d(0),
+        data: new TextEncoder().encode('StartupLocality\0\x03'),
+      },
       { pcr: 0, type: EV.EV_S_CRTM_VERSION, digests: d(7), data: new Uint8Array(2) },
     ];
     const start = new Uint8Array(32);
     start[31] = 3;
     const expected = await sha256(start, d(7).sha256);
-    const r = await replayEventLog(parseEventLog(encodeEventLog(['sha256'], events)), { sha256: { '0': expected } });
+    const r = await replayEventLog(parseEventLog(encodeEventLog(['sha256'], events)), {
+      sha256: { '0': expected },
+    });
     expect(r.startupLocality).toBe(3);
     expect(r.explained.sha256).toEqual([0]);
   });
@@ -170,15 +201,24 @@ describe('replay initial values', () => {
     const events: SyntheticEvent[] = [{ pcr: 17, type: EV.EV_IPL, digests: d(1), data: new Uint8Array() }];
     const expected = await sha256(new Uint8Array(32).fill(0xff), d(1).sha256);
     const r = await replayEventLog(parseEventLog(encodeEventLog(['sha256'], events)), {
-      sha256: { '17': expected, '18': new Uint8Array(32).fill(0xff), '10': new Uint8Array(32).fill(1), '11': new Uint8Array(32) },
+      sha256: {
+        '17': expected,
+        '18': new Uint8Array(32).fill(0xff),
+        '10': new Uint8Array(32).fill(1),
+        '11': new Uint8Array(32),
+      },
     });
     expect(r.explained.sha256).toEqual([11, 17, 18]);
     expect(r.unexplained.sha256).toEqual([10]);
   });
 
   it('EV_NO_ACTION events are never extended and never authenticated', async () => {
-    const events: SyntheticEvent[] = [{ pcr: 4, type: EV.EV_NO_ACTION, digests: d(9), data: new Uint8Array() }];
-    const r = await replayEventLog(parseEventLog(encodeEventLog(['sha256'], events)), { sha256: { '4': new Uint8Array(32) } });
+    const events: SyntheticEvent[] = [
+      { pcr: 4, type: EV.EV_NO_ACTION, digests: d(9), data: new Uint8Array() },
+    ];
+    const r = await replayEventLog(parseEventLog(encodeEventLog(['sha256'], events)), {
+      sha256: { '4': new Uint8Array(32) },
+    });
     expect(r.replayed.sha256).toEqual({});
     expect(r.events).toEqual([]);
   });

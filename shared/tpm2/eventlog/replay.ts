@@ -116,21 +116,36 @@ export async function replayEventLog(
   const locality = startupLocality(log.events);
   const replayed: Record<string, Record<string, Uint8Array>> = {};
   const extended = new Set<number>();
+  // PCRs are independent hash chains: run every (bank, PCR) chain concurrently, each in log order.
+  const chains: Promise<void>[] = [];
   for (const bank of log.banks) {
     const hash = bankHash(bank);
     if (!hash) continue;
-    const values: Record<string, Uint8Array> = {};
+    const byPcr = new Map<number, Uint8Array[]>();
     for (const e of log.events) {
       if (e.type === EV.EV_NO_ACTION) continue;
       const digest = e.digests[bank];
       if (!digest) continue;
-      const k = String(e.pcr);
-      const from = values[k] ?? initialValue(e.pcr, digest.length, locality);
-      values[k] = await extend(hash, from, digest);
+      const list = byPcr.get(e.pcr);
+      if (list) list.push(digest);
+      else byPcr.set(e.pcr, [digest]);
       extended.add(e.pcr);
     }
+    const values: Record<string, Uint8Array> = {};
     replayed[bank] = values;
+    // Keys are created in ascending PCR order up front, so output order does not depend on timing.
+    for (const pcr of [...byPcr.keys()].sort((a, b) => a - b)) values[String(pcr)] = new Uint8Array();
+    for (const [pcr, digests] of byPcr) {
+      chains.push(
+        (async () => {
+          let value = initialValue(pcr, digests[0]?.length ?? 0, locality);
+          for (const d of digests) value = await extend(hash, value, d);
+          values[String(pcr)] = value;
+        })(),
+      );
+    }
   }
+  await Promise.all(chains);
 
   const explained: Record<string, number[]> = {};
   const unexplained: Record<string, number[]> = {};

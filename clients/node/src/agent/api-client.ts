@@ -1,8 +1,8 @@
 import type { z } from 'zod';
-import { ActivateResponse, RegisterResponse } from '../../../../shared/api/registration.ts';
-import { InstallConfigResponse } from '../../../../shared/api/install.ts';
-import { NodeChallengeResponse, VerifyResponse } from '../../../../shared/api/session.ts';
 import { HeartbeatResponse } from '../../../../shared/api/heartbeat.ts';
+import { InstallConfigResponse } from '../../../../shared/api/install.ts';
+import { ActivateResponse, RegisterResponse } from '../../../../shared/api/registration.ts';
+import { NodeChallengeResponse, VerifyResponse } from '../../../../shared/api/session.ts';
 import { AgentError } from '../errors.ts';
 
 /**
@@ -55,20 +55,26 @@ export class ApiClient {
       json = undefined;
     }
     if (!res.ok) {
-      const err = (json as { error?: { code?: string; message?: string; requestId?: string } } | undefined)?.error;
+      const err = (json as { error?: { code?: string; message?: string; requestId?: string } } | undefined)
+        ?.error;
       const details = { path, status: res.status, apiCode: err?.code, requestId: err?.requestId };
       const message = `POST ${path}: ${res.status} ${err?.code ?? ''} ${err?.message ?? ''}`.trim();
       if (err?.code === 'NODE_REVOKED') throw new AgentError('NODE_REVOKED', message, details);
       if (err?.code === 'NODE_SUSPENDED') throw new AgentError('NODE_SUSPENDED', message, details);
-      if (res.status >= 500 || res.status === 429 || !err) throw new AgentError('API_UNREACHABLE', message, details);
+      if (res.status >= 500 || res.status === 429 || !err)
+        throw new AgentError('API_UNREACHABLE', message, details);
       throw new AgentError('API_REJECTED', message, details);
     }
     const parsed = schema.safeParse(json);
     if (!parsed.success) {
-      throw new AgentError('API_RESPONSE_INVALID', `POST ${path}: the answer does not match the API contract`, {
-        path,
-        issues: parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.')}: ${i.message}`),
-      });
+      throw new AgentError(
+        'API_RESPONSE_INVALID',
+        `POST ${path}: the answer does not match the API contract`,
+        {
+          path,
+          issues: parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.')}: ${i.message}`),
+        },
+      );
     }
     return parsed.data;
   }

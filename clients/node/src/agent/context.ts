@@ -14,7 +14,10 @@ export interface AgentContext {
 }
 
 /** Opens the TPM for one operation and always closes it (swtpm serves one connection at a time). */
-export async function withTpm<T>(ctx: Pick<AgentContext, 'tpmSpec'>, fn: (tpm: Tpm) => Promise<T>): Promise<T> {
+export async function withTpm<T>(
+  ctx: Pick<AgentContext, 'tpmSpec'>,
+  fn: (tpm: Tpm) => Promise<T>,
+): Promise<T> {
   const tpm = new Tpm(await openTransport(parseTpmSpec(ctx.tpmSpec)));
   try {
     return await fn(tpm);

@@ -42,24 +42,26 @@ export async function runDaemon(ctx: AgentContext, o: DaemonOptions): Promise<nu
   let failures = 0;
   o.event({ event: 'started', intervalMs: o.intervalMs });
   while (!o.signal.aborted) {
-    const state = ctx.store.requireState();
     let waitMs = o.intervalMs;
     try {
+      const state = ctx.store.requireState();
       const r = await heartbeatOnce(ctx, state);
       if (failures > 0) o.event({ event: 'recovered', afterFailures: failures });
       failures = 0;
       o.event({ event: 'heartbeat', nodeId: state.nodeId, reattested: r.reattested });
     } catch (e) {
       const err = e instanceof AgentError ? e : new AgentError('API_UNREACHABLE', (e as Error).message);
-      ctx.store.updateStatus({ lastError: { code: err.code, message: err.message, at: new Date().toISOString() } });
+      if (err.code === 'NOT_REGISTERED' || err.code === 'STATE_INVALID') {
+        o.event({ event: 'fatal', code: err.code, message: err.message });
+        return EXIT.notRegistered;
+      }
+      ctx.store.updateStatus({
+        lastError: { code: err.code, message: err.message, at: new Date().toISOString() },
+      });
       if (err.code === 'NODE_REVOKED' || err.code === 'NODE_SUSPENDED') {
         ctx.store.updateStatus({ nodeStatus: err.code === 'NODE_REVOKED' ? 'revoked' : 'suspended' });
         o.event({ event: err.code === 'NODE_REVOKED' ? 'revoked' : 'suspended', message: err.message });
         return err.code === 'NODE_REVOKED' ? EXIT.revoked : EXIT.suspended;
-      }
-      if (err.code === 'NOT_REGISTERED' || err.code === 'STATE_INVALID') {
-        o.event({ event: 'fatal', code: err.code, message: err.message });
-        return EXIT.notRegistered;
       }
       failures++;
       waitMs = backoffDelay(failures, o.backoffBaseMs, o.backoffMaxMs, random);

@@ -44,13 +44,19 @@ export async function quoteWithPcrs(
         const v = values[bank]?.[i];
         if (!v) throw new AgentError('TPM_RESPONSE_MALFORMED', `PCR ${bank}:${i} missing from TPM2_PCR_Read`);
         ordered.push(v);
-        (pcrValues[bank] ??= {})[String(i)] = toHex(v);
+        const bankValues = pcrValues[bank] ?? {};
+        bankValues[String(i)] = toHex(v);
+        pcrValues[bank] = bankValues;
       }
     }
     const attest = parseAttest(q.attest);
-    if (attest.attested.type !== 0x8018) throw new AgentError('TPM_RESPONSE_MALFORMED', 'TPM2_Quote did not return a quote');
+    if (attest.attested.type !== 0x8018)
+      throw new AgentError('TPM_RESPONSE_MALFORMED', 'TPM2_Quote did not return a quote');
     // The AK signs with SHA-256 (its template's scheme), which is also the pcrDigest hash.
     if ((await digestOf(ordered)) === toHex(attest.attested.pcrDigest)) return { ...q, pcrValues };
   }
-  throw new AgentError('TPM_COMMAND_FAILED', 'PCRs changed between TPM2_Quote and TPM2_PCR_Read three times in a row');
+  throw new AgentError(
+    'TPM_COMMAND_FAILED',
+    'PCRs changed between TPM2_Quote and TPM2_PCR_Read three times in a row',
+  );
 }

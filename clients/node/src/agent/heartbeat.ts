@@ -1,5 +1,5 @@
-import { concatBytes, fromBase64, toBase64, utf8 } from '../../../../shared/encoding/bytes.ts';
 import { VERIFY_SIGNATURE_PREFIX } from '../../../../shared/api/session.ts';
+import { concatBytes, fromBase64, toBase64, utf8 } from '../../../../shared/encoding/bytes.ts';
 import { AgentError } from '../errors.ts';
 import { signMessage } from '../tpm/sign.ts';
 import { type AgentContext, withTpm } from './context.ts';
@@ -20,7 +20,8 @@ export async function openSession(ctx: AgentContext, state: AgentState): Promise
   const creds = ctx.store.readCredentials();
   const { nonce } = await ctx.api.challenge(state.nodeId);
   const nonceBytes = fromBase64(nonce);
-  if (!nonceBytes) throw new AgentError('API_RESPONSE_INVALID', 'auth/challenge returned a nonce that is not base64');
+  if (!nonceBytes)
+    throw new AgentError('API_RESPONSE_INVALID', 'auth/challenge returned a nonce that is not base64');
   const message = concatBytes(utf8.encode(`${VERIFY_SIGNATURE_PREFIX}${state.nodeId}:`), nonceBytes);
   const { signature } = await withTpm(ctx, (tpm) => signMessage(tpm, state.nodeKeyHandle, message));
   const v = await ctx.api.verify({

@@ -3,7 +3,14 @@ import { publicKeyToSpki } from '../../../../shared/tpm2/public-key-spki.ts';
 import { marshalPublic2b } from '../../../../shared/tpm2/structures/public.ts';
 import { TPM_RH } from '../tpm/constants.ts';
 import { TpmCommandError } from '../tpm/framing.ts';
-import { create, createPrimary, evictControl, load, type ReadPublicResult, readPublic } from '../tpm/objects.ts';
+import {
+  create,
+  createPrimary,
+  evictControl,
+  load,
+  type ReadPublicResult,
+  readPublic,
+} from '../tpm/objects.ts';
 import { flushContext } from '../tpm/sessions.ts';
 import { akTemplate, nodeKeyTemplate, srkTemplate } from '../tpm/templates.ts';
 import type { Tpm } from '../tpm/tpm.ts';

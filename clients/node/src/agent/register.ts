@@ -9,7 +9,13 @@ import { flushContext } from '../tpm/sessions.ts';
 import type { EkKind } from '../tpm/templates.ts';
 import { type AgentContext, withTpm } from './context.ts';
 import { quoteWithPcrs } from './evidence.ts';
-import { createAgentKeys, DEFAULT_AK_HANDLE, DEFAULT_NODE_KEY_HANDLE, public2bBase64, spkiPemAndNodeId } from './keys.ts';
+import {
+  createAgentKeys,
+  DEFAULT_AK_HANDLE,
+  DEFAULT_NODE_KEY_HANDLE,
+  public2bBase64,
+  spkiPemAndNodeId,
+} from './keys.ts';
 import type { AgentState } from './state.ts';
 import { systemInfo } from './system-info.ts';
 
@@ -53,7 +59,8 @@ export async function register(ctx: AgentContext, o: RegisterOptions): Promise<R
   ctx.progress('Asking the API for the install configuration and a challenge');
   const config = await ctx.api.installConfig(o.installToken);
   const nonce = fromBase64(config.challenge.nonce);
-  if (!nonce) throw new AgentError('API_RESPONSE_INVALID', 'install/config returned a nonce that is not base64');
+  if (!nonce)
+    throw new AgentError('API_RESPONSE_INVALID', 'install/config returned a nonce that is not base64');
   const pcrSelection = config.attestation.pcrSelection as Record<string, number[]>;
 
   return withTpm(ctx, async (tpm) => {
@@ -61,7 +68,11 @@ export async function register(ctx: AgentContext, o: RegisterOptions): Promise<R
     ctx.progress(`TPM: ${info.manufacturer} firmware ${info.firmwareVersion}`);
     let ekKind: EkKind;
     if (o.ek === 'auto') {
-      ekKind = (await hasEkCertificate(tpm, 'ecc')) ? 'ecc' : (await hasEkCertificate(tpm, 'rsa')) ? 'rsa' : 'rsa';
+      ekKind = (await hasEkCertificate(tpm, 'ecc'))
+        ? 'ecc'
+        : (await hasEkCertificate(tpm, 'rsa'))
+          ? 'rsa'
+          : 'rsa';
     } else ekKind = o.ek;
 
     ctx.progress(`Creating the ${ekKind.toUpperCase()} endorsement key (TCG default template)`);
@@ -80,7 +91,9 @@ export async function register(ctx: AgentContext, o: RegisterOptions): Promise<R
         }
       }
 
-      ctx.progress(`Creating the attestation key and node key (persistent 0x${akHandle.toString(16)}, 0x${nodeKeyHandle.toString(16)})`);
+      ctx.progress(
+        `Creating the attestation key and node key (persistent 0x${akHandle.toString(16)}, 0x${nodeKeyHandle.toString(16)})`,
+      );
       const keys = await createAgentKeys(tpm, akHandle, nodeKeyHandle);
       const { pem, nodeId } = await spkiPemAndNodeId(keys.nodeKey);
 
@@ -112,7 +125,8 @@ export async function register(ctx: AgentContext, o: RegisterOptions): Promise<R
       ctx.progress('Activating the credential in the TPM (EK + AK)');
       const blob = fromBase64(registered.credentialBlob);
       const secretIn = fromBase64(registered.encryptedSecret);
-      if (!blob || !secretIn) throw new AgentError('API_RESPONSE_INVALID', 'register returned non-base64 credential data');
+      if (!blob || !secretIn)
+        throw new AgentError('API_RESPONSE_INVALID', 'register returned non-base64 credential data');
       const secret = await activateCredential(tpm, {
         akHandle,
         ekHandle: ek.handle,
@@ -121,7 +135,10 @@ export async function register(ctx: AgentContext, o: RegisterOptions): Promise<R
       });
       const activated = await ctx.api.activate(registered.activationId, toBase64(secret));
       if (activated.nodeId !== nodeId) {
-        throw new AgentError('API_RESPONSE_INVALID', `the API named the node ${activated.nodeId}, expected ${nodeId}`);
+        throw new AgentError(
+          'API_RESPONSE_INVALID',
+          `the API named the node ${activated.nodeId}, expected ${nodeId}`,
+        );
       }
 
       const state: AgentState = {
@@ -140,10 +157,22 @@ export async function register(ctx: AgentContext, o: RegisterOptions): Promise<R
         heartbeatIntervalSeconds: o.heartbeatIntervalSeconds,
         registeredAt: new Date().toISOString(),
       };
-      ctx.store.writeCredentials({ apiKey: activated.apiKey, jwt: activated.jwtToken, jwtExpiresAt: activated.expiresAt });
+      ctx.store.writeCredentials({
+        apiKey: activated.apiKey,
+        jwt: activated.jwtToken,
+        jwtExpiresAt: activated.expiresAt,
+      });
       ctx.store.writeState(state);
       ctx.progress(`Registered as ${nodeId}`);
-      return { nodeId, tier: config.tier, ekKind, ekCertificate: ekCertSource, akHandle, nodeKeyHandle, stateDir: ctx.store.dir };
+      return {
+        nodeId,
+        tier: config.tier,
+        ekKind,
+        ekCertificate: ekCertSource,
+        akHandle,
+        nodeKeyHandle,
+        stateDir: ctx.store.dir,
+      };
     } finally {
       await flushContext(tpm, ek.handle).catch(() => undefined);
     }

@@ -99,8 +99,14 @@ export class StateStore {
 
   readState(): AgentState | undefined {
     const v = readJson(this.path('state.json'), 'state') as AgentState | undefined;
-    if (v !== undefined && (v.version !== 1 || typeof v.nodeId !== 'string' || typeof v.akHandle !== 'number')) {
-      throw new AgentError('STATE_INVALID', `state ${this.path('state.json')} is not an agent state; re-register with --force`);
+    if (
+      v !== undefined &&
+      (v.version !== 1 || typeof v.nodeId !== 'string' || typeof v.akHandle !== 'number')
+    ) {
+      throw new AgentError(
+        'STATE_INVALID',
+        `state ${this.path('state.json')} is not an agent state; re-register with --force`,
+      );
     }
     return v;
   }
@@ -108,7 +114,10 @@ export class StateStore {
   requireState(): AgentState {
     const s = this.readState();
     if (!s) {
-      throw new AgentError('NOT_REGISTERED', `no agent state in ${this.dir}: run \`noderr-agent register\` first`);
+      throw new AgentError(
+        'NOT_REGISTERED',
+        `no agent state in ${this.dir}: run \`noderr-agent register\` first`,
+      );
     }
     return s;
   }
@@ -121,7 +130,10 @@ export class StateStore {
   readCredentials(): AgentCredentials {
     const c = readJson(this.path('credentials.json'), 'credentials') as AgentCredentials | undefined;
     if (!c || typeof c.apiKey !== 'string') {
-      throw new AgentError('NOT_REGISTERED', `no credentials in ${this.dir}: run \`noderr-agent register\` first`);
+      throw new AgentError(
+        'NOT_REGISTERED',
+        `no credentials in ${this.dir}: run \`noderr-agent register\` first`,
+      );
     }
     return c;
   }

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { apiClient, type AgentContext, withTpm } from '../agent/context.ts';
+import { type AgentContext, apiClient, withTpm } from '../agent/context.ts';
 import { runDaemon } from '../agent/daemon.ts';
 import { EXIT } from '../agent/exit-codes.ts';
 import { heartbeatOnce } from '../agent/heartbeat.ts';
@@ -69,11 +69,15 @@ async function readToken(arg: string | undefined, io: CliIo, warn: (s: string) =
   let token: string | undefined;
   if (arg === '-') token = (await io.readStdin()).trim();
   else if (arg) {
-    warn('the install token on the command line is visible to other users (ps); prefer NODERR_INSTALL_TOKEN or -');
+    warn(
+      'the install token on the command line is visible to other users (ps); prefer NODERR_INSTALL_TOKEN or -',
+    );
     token = arg;
   } else token = io.env.NODERR_INSTALL_TOKEN?.trim();
-  if (!token) throw usage('register needs the install token (NODERR_INSTALL_TOKEN, - for stdin, or an argument)');
-  if (!/^ndr_install_[0-9a-f]{64}$/.test(token)) throw usage('the install token must be ndr_install_ + 64 hex characters');
+  if (!token)
+    throw usage('register needs the install token (NODERR_INSTALL_TOKEN, - for stdin, or an argument)');
+  if (!/^ndr_install_[0-9a-f]{64}$/.test(token))
+    throw usage('the install token must be ndr_install_ + 64 hex characters');
   return token;
 }
 
@@ -82,7 +86,12 @@ export async function main(argv: string[], io: CliIo = processIo, signal?: Abort
   let json = argv.includes('--json');
   let out = makeOutput(io, json);
   try {
-    const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+    const { values, positionals } = parseArgs({
+      args: argv,
+      options: OPTIONS,
+      allowPositionals: true,
+      strict: true,
+    });
     json = values.json === true;
     out = makeOutput(io, json);
     if (values.version) {
@@ -98,7 +107,12 @@ export async function main(argv: string[], io: CliIo = processIo, signal?: Abort
     const registered = cmd === 'register' ? undefined : store.readState();
     const tpmSpec = values.tpm ?? io.env.NODERR_TPM ?? registered?.tpm ?? defaultTpmSpec();
     parseTpmSpec(tpmSpec); // a bad --tpm is a usage error before anything else happens
-    const ctx = (apiUrl: string): AgentContext => ({ store, tpmSpec, api: apiClient(apiUrl), progress: out.progress });
+    const ctx = (apiUrl: string): AgentContext => ({
+      store,
+      tpmSpec,
+      api: apiClient(apiUrl),
+      progress: out.progress,
+    });
 
     switch (cmd) {
       case 'tpm': {
@@ -149,14 +163,20 @@ export async function main(argv: string[], io: CliIo = processIo, signal?: Abort
           force: values.force === true,
           heartbeatIntervalSeconds: positiveNumber(values.interval, 'interval', 60),
         });
-        out.result({ ...r }, `Registered node ${r.nodeId} (tier ${r.tier}, ${r.ekKind.toUpperCase()} EK, certificate: ${r.ekCertificate}). State in ${r.stateDir}.`);
+        out.result(
+          { ...r },
+          `Registered node ${r.nodeId} (tier ${r.tier}, ${r.ekKind.toUpperCase()} EK, certificate: ${r.ekCertificate}). State in ${r.stateDir}.`,
+        );
         return EXIT.ok;
       }
       case 'heartbeat': {
         if (sub) throw usage('heartbeat takes no arguments');
         const state = store.requireState();
         const r = await heartbeatOnce(ctx(state.apiUrl), state);
-        out.result({ nodeId: state.nodeId, ...r }, `Heartbeat acknowledged for ${state.nodeId}${r.reattested ? ' (re-attested)' : ''}.`);
+        out.result(
+          { nodeId: state.nodeId, ...r },
+          `Heartbeat acknowledged for ${state.nodeId}${r.reattested ? ' (re-attested)' : ''}.`,
+        );
         return EXIT.ok;
       }
       case 'run': {
@@ -164,7 +184,11 @@ export async function main(argv: string[], io: CliIo = processIo, signal?: Abort
         const state = store.requireState();
         const intervalMs = positiveNumber(values.interval, 'interval', state.heartbeatIntervalSeconds) * 1000;
         const backoffMaxMs = positiveNumber(values['backoff-max'], 'backoff-max', 300) * 1000;
-        const backoffBaseMs = positiveNumber(values['backoff-base-ms'], 'backoff-base-ms', Math.min(5000, intervalMs));
+        const backoffBaseMs = positiveNumber(
+          values['backoff-base-ms'],
+          'backoff-base-ms',
+          Math.min(5000, intervalMs),
+        );
         const ac = new AbortController();
         signal?.addEventListener('abort', () => ac.abort(), { once: true });
         return await runDaemon(ctx(state.apiUrl), {
@@ -202,7 +226,9 @@ export async function main(argv: string[], io: CliIo = processIo, signal?: Abort
             `Registered    ${state.registeredAt}`,
             `Last beat     ${s.lastHeartbeatAt ?? 'never'}${s.lastAttestationAt ? `, last re-attestation ${s.lastAttestationAt}` : ''}`,
             ...(s.nodeStatus && s.nodeStatus !== 'active' ? [`Node status   ${s.nodeStatus}`] : []),
-            ...(s.lastError ? [`Last error    ${s.lastError.code} at ${s.lastError.at}: ${s.lastError.message}`] : []),
+            ...(s.lastError
+              ? [`Last error    ${s.lastError.code} at ${s.lastError.at}: ${s.lastError.message}`]
+              : []),
           ].join('\n'),
         );
         return EXIT.ok;

@@ -1,5 +1,5 @@
-import { AgentError } from '../errors.ts';
 import { EXIT, exitCodeFor } from '../agent/exit-codes.ts';
+import { AgentError } from '../errors.ts';
 
 /** Where the CLI writes: injectable so tests can run commands in-process. */
 export interface CliIo {
@@ -51,14 +51,20 @@ export function makeOutput(io: CliIo, json: boolean): Output {
     },
     failure(e) {
       const err =
-        e instanceof AgentError ? e : new AgentError('API_UNREACHABLE', e instanceof Error ? e.message : String(e));
+        e instanceof AgentError
+          ? e
+          : new AgentError('API_UNREACHABLE', e instanceof Error ? e.message : String(e));
       const unexpected = !(e instanceof AgentError);
       const exit = unexpected ? EXIT.failure : exitCodeFor(err.code);
       if (json) {
         io.stdout(
           `${JSON.stringify({
             ok: false,
-            error: { code: unexpected ? 'INTERNAL' : err.code, message: err.message, ...(err.details ? { details: err.details } : {}) },
+            error: {
+              code: unexpected ? 'INTERNAL' : err.code,
+              message: err.message,
+              ...(err.details ? { details: err.details } : {}),
+            },
             exitCode: exit,
           })}\n`,
         );

@@ -1,6 +1,9 @@
 import { TPM_ALG } from '../../../../shared/tpm2/constants.ts';
 import { type ByteReader, ByteWriter } from '../../../../shared/tpm2/cursor.ts';
-import { type TpmsPcrSelection, writePcrSelectionList } from '../../../../shared/tpm2/structures/pcr-selection.ts';
+import {
+  type TpmsPcrSelection,
+  writePcrSelectionList,
+} from '../../../../shared/tpm2/structures/pcr-selection.ts';
 import {
   marshalSignature,
   readSignature,

@@ -1,10 +1,10 @@
+import { HASH_ALGS } from '../../../../shared/tpm2/constants.ts';
 import { type ByteReader, ByteWriter } from '../../../../shared/tpm2/cursor.ts';
 import {
   readPcrSelectionList,
   selectedPcrs,
   type TpmsPcrSelection,
 } from '../../../../shared/tpm2/structures/pcr-selection.ts';
-import { HASH_ALGS } from '../../../../shared/tpm2/constants.ts';
 import { AgentError } from '../errors.ts';
 import { TPM_CAP, TPM_CC, TPM_PT } from './constants.ts';
 import type { Tpm } from './tpm.ts';
@@ -43,13 +43,20 @@ export async function getTpmProperties(tpm: Tpm, first: number, count: number): 
   const out = new Map<number, number>();
   let next = first;
   while (out.size < count) {
-    const { moreData, data } = await getCapability(tpm, TPM_CAP.TPM_PROPERTIES, next, count - out.size, (r) => {
-      const n = r.u32('TPML_TAGGED_TPM_PROPERTY.count');
-      if (n > MAX_LIST) throw new AgentError('TPM_RESPONSE_MALFORMED', `TPM2_GetCapability: ${n} properties`);
-      const page: [number, number][] = [];
-      for (let i = 0; i < n; i++) page.push([r.u32('property'), r.u32('value')]);
-      return page;
-    });
+    const { moreData, data } = await getCapability(
+      tpm,
+      TPM_CAP.TPM_PROPERTIES,
+      next,
+      count - out.size,
+      (r) => {
+        const n = r.u32('TPML_TAGGED_TPM_PROPERTY.count');
+        if (n > MAX_LIST)
+          throw new AgentError('TPM_RESPONSE_MALFORMED', `TPM2_GetCapability: ${n} properties`);
+        const page: [number, number][] = [];
+        for (let i = 0; i < n; i++) page.push([r.u32('property'), r.u32('value')]);
+        return page;
+      },
+    );
     for (const [p, v] of data) out.set(p, v);
     const last = data.at(-1);
     if (!moreData || last === undefined || last[0] < next) break;
@@ -118,7 +125,12 @@ export async function tpmInfo(tpm: Tpm): Promise<TpmInfo> {
   const banks = await getPcrBanks(tpm);
   return {
     manufacturer: propertyAscii(props.get(TPM_PT.MANUFACTURER)),
-    vendorString: [TPM_PT.VENDOR_STRING_1, TPM_PT.VENDOR_STRING_2, TPM_PT.VENDOR_STRING_3, TPM_PT.VENDOR_STRING_4]
+    vendorString: [
+      TPM_PT.VENDOR_STRING_1,
+      TPM_PT.VENDOR_STRING_2,
+      TPM_PT.VENDOR_STRING_3,
+      TPM_PT.VENDOR_STRING_4,
+    ]
       .map((p) => propertyAscii(props.get(p)))
       .join(''),
     firmwareVersion: [fw1 >>> 16, fw1 & 0xffff, fw2 >>> 16, fw2 & 0xffff].join('.'),

@@ -42,7 +42,11 @@ export async function hasEkCertificate(tpm: Tpm, kind: EkKind): Promise<boolean>
 }
 
 /** The EK certificate DER from NV (header and fill stripped), or undefined when the index is absent. */
-export async function readEkCertificate(tpm: Tpm, kind: EkKind, chunkSize?: number): Promise<Uint8Array | undefined> {
+export async function readEkCertificate(
+  tpm: Tpm,
+  kind: EkKind,
+  chunkSize?: number,
+): Promise<Uint8Array | undefined> {
   let blob: Uint8Array;
   try {
     blob = await nvReadAll(tpm, EK_CERT_INDEX[kind], chunkSize ? { chunkSize } : {});
@@ -53,7 +57,10 @@ export async function readEkCertificate(tpm: Tpm, kind: EkKind, chunkSize?: numb
   try {
     return extractCertificateDer(blob);
   } catch (e) {
-    throw new AgentError('TPM_RESPONSE_MALFORMED', `EK certificate in NV 0x${EK_CERT_INDEX[kind].toString(16)}: ${(e as Error).message}`);
+    throw new AgentError(
+      'TPM_RESPONSE_MALFORMED',
+      `EK certificate in NV 0x${EK_CERT_INDEX[kind].toString(16)}: ${(e as Error).message}`,
+    );
   }
 }
 

@@ -36,7 +36,13 @@ export function nvReadPublic(tpm: Tpm, index: number): Promise<NvPublic> {
   });
 }
 
-function nvReadChunk(tpm: Tpm, authHandle: number, index: number, offset: number, size: number): Promise<Uint8Array> {
+function nvReadChunk(
+  tpm: Tpm,
+  authHandle: number,
+  index: number,
+  offset: number,
+  size: number,
+): Promise<Uint8Array> {
   return tpm.run({
     name: 'NV_Read',
     code: TPM_CC.NV_Read,
@@ -46,7 +52,10 @@ function nvReadChunk(tpm: Tpm, authHandle: number, index: number, offset: number
     parse: (r) => {
       const data = r.tpm2b('data', 0xffff);
       if (data.length !== size) {
-        throw new AgentError('TPM_RESPONSE_MALFORMED', `TPM2_NV_Read: asked for ${size} bytes, got ${data.length}`);
+        throw new AgentError(
+          'TPM_RESPONSE_MALFORMED',
+          `TPM2_NV_Read: asked for ${size} bytes, got ${data.length}`,
+        );
       }
       return data;
     },
@@ -63,7 +72,8 @@ export async function nvReadAll(
   options: { chunkSize?: number; nvPublic?: NvPublic } = {},
 ): Promise<Uint8Array> {
   const pub = options.nvPublic ?? (await nvReadPublic(tpm, index));
-  const authHandle = pub.attributes & TPMA_NV.AUTHREAD ? index : pub.attributes & TPMA_NV.OWNERREAD ? TPM_RH.OWNER : undefined;
+  const authHandle =
+    pub.attributes & TPMA_NV.AUTHREAD ? index : pub.attributes & TPMA_NV.OWNERREAD ? TPM_RH.OWNER : undefined;
   if (authHandle === undefined) {
     throw new AgentError(
       'TPM_COMMAND_FAILED',

@@ -65,14 +65,22 @@ export async function pcrRead(tpm: Tpm, selection: readonly TpmsPcrSelection[]):
         for (const pcr of selectedPcrs(sel)) {
           const digest = round.digests[i++];
           if (!bank || !target || digest === undefined || digest.length !== bank.size) {
-            throw new AgentError('TPM_RESPONSE_MALFORMED', `TPM2_PCR_Read: digest list does not match the selection`);
+            throw new AgentError(
+              'TPM_RESPONSE_MALFORMED',
+              `TPM2_PCR_Read: digest list does not match the selection`,
+            );
           }
           const byte = pcr >> 3;
           if (byte >= target.pcrSelect.length || !((target.pcrSelect[byte] ?? 0) & (1 << (pcr & 7)))) {
-            throw new AgentError('TPM_RESPONSE_MALFORMED', `TPM2_PCR_Read: returned PCR ${pcr} that was not asked for`);
+            throw new AgentError(
+              'TPM_RESPONSE_MALFORMED',
+              `TPM2_PCR_Read: returned PCR ${pcr} that was not asked for`,
+            );
           }
           target.pcrSelect[byte] = (target.pcrSelect[byte] ?? 0) & ~(1 << (pcr & 7));
-          (out[bank.name] ??= {})[pcr] = digest;
+          const bankValues = out[bank.name] ?? {};
+          bankValues[pcr] = digest;
+          out[bank.name] = bankValues;
           got++;
         }
       }

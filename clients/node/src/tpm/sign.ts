@@ -1,6 +1,10 @@
 import { TPM_ALG, TPM_ST } from '../../../../shared/tpm2/constants.ts';
 import { ByteWriter } from '../../../../shared/tpm2/cursor.ts';
-import { marshalSignature, readSignature, type TpmtSignature } from '../../../../shared/tpm2/structures/signature.ts';
+import {
+  marshalSignature,
+  readSignature,
+  type TpmtSignature,
+} from '../../../../shared/tpm2/structures/signature.ts';
 import { TPM_CC, TPM_RH } from './constants.ts';
 import { passwordAuth } from './sessions.ts';
 import type { Tpm } from './tpm.ts';

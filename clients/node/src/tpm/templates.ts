@@ -12,7 +12,9 @@ const A = TPMA_OBJECT;
 
 /** PolicySecret(TPM_RH_ENDORSEMENT) under SHA-256: the default EK authPolicy (EK profile §B.3.3). */
 export const EK_AUTH_POLICY = Uint8Array.from(
-  '837197674484b3f81a90cc8d46a5d724fd52d76e06520b64f2a1da1b331469aa'.match(/../g)!.map((h) => parseInt(h, 16)),
+  '837197674484b3f81a90cc8d46a5d724fd52d76e06520b64f2a1da1b331469aa'
+    .match(/../g)!
+    .map((h) => parseInt(h, 16)),
 );
 
 /** fixedTPM|fixedParent|sensitiveDataOrigin|adminWithPolicy|restricted|decrypt = 0x000300b2. */

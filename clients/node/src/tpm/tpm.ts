@@ -10,6 +10,7 @@ import {
 
 const RETRYABLE = new Set(['TPM_RC_RETRY', 'TPM_RC_YIELDED', 'TPM_RC_TESTING']);
 const MAX_RETRIES = 10;
+
 import type { TpmTransport } from './transport.ts';
 
 /** One command as a typed function hands it to the TPM. */

@@ -34,12 +34,17 @@ export class SwtpmTransport implements TpmTransport {
       const s = new Socket();
       const timer = setTimeout(() => {
         s.destroy();
-        reject(new AgentError('TPM_TIMEOUT', `${this.description}: no connection within ${this.timeoutMs} ms`));
+        reject(
+          new AgentError('TPM_TIMEOUT', `${this.description}: no connection within ${this.timeoutMs} ms`),
+        );
       }, this.timeoutMs);
       s.once('error', (e) => {
         clearTimeout(timer);
         reject(
-          new AgentError('TPM_UNAVAILABLE', `${this.description}: cannot connect (${e.message}); is swtpm running?`),
+          new AgentError(
+            'TPM_UNAVAILABLE',
+            `${this.description}: cannot connect (${e.message}); is swtpm running?`,
+          ),
         );
       });
       s.connect(this.port, this.host, () => {

@@ -12,7 +12,8 @@ import type { TpmTransport } from './transport.ts';
 
 /** The C declarations, as koffi parses them (tbs.h). TBS_HCONTEXT is a pointer-sized handle. */
 export const TBS_DECLARATIONS = {
-  contextCreate: 'uint32_t __stdcall Tbsi_Context_Create(const uint8_t *pContextParams, _Out_ void **phContext)',
+  contextCreate:
+    'uint32_t __stdcall Tbsi_Context_Create(const uint8_t *pContextParams, _Out_ void **phContext)',
   submitCommand:
     'uint32_t __stdcall Tbsip_Submit_Command(void *hContext, uint32_t Locality, uint32_t Priority, const uint8_t *pabCommand, uint32_t cbCommand, uint8_t *pabResult, _Inout_ uint32_t *pcbResult)',
   contextClose: 'uint32_t __stdcall Tbsip_Context_Close(void *hContext)',
@@ -36,23 +37,23 @@ export function tbsContextParams(): Uint8Array {
 
 /** TBS_RESULT codes (tbs.h), for readable errors. */
 export const TBS_RESULTS: Readonly<Record<number, string>> = {
-  0x00000000: 'TBS_SUCCESS',
-  0x80284001: 'TBS_E_INTERNAL_ERROR',
-  0x80284002: 'TBS_E_BAD_PARAMETER',
-  0x80284003: 'TBS_E_INVALID_OUTPUT_POINTER',
-  0x80284004: 'TBS_E_INVALID_CONTEXT',
-  0x80284005: 'TBS_E_INSUFFICIENT_BUFFER',
-  0x80284006: 'TBS_E_IOERROR',
-  0x80284007: 'TBS_E_INVALID_CONTEXT_PARAM',
-  0x80284008: 'TBS_E_SERVICE_NOT_RUNNING',
-  0x80284009: 'TBS_E_TOO_MANY_TBS_CONTEXTS',
-  0x8028400a: 'TBS_E_TOO_MANY_RESOURCES',
-  0x8028400b: 'TBS_E_SERVICE_START_PENDING',
-  0x8028400d: 'TBS_E_COMMAND_CANCELED',
-  0x8028400e: 'TBS_E_BUFFER_TOO_LARGE',
-  0x8028400f: 'TBS_E_TPM_NOT_FOUND',
-  0x80284010: 'TBS_E_SERVICE_DISABLED',
-  0x80284012: 'TBS_E_ACCESS_DENIED',
+  0: 'TBS_SUCCESS',
+  2150121473: 'TBS_E_INTERNAL_ERROR',
+  2150121474: 'TBS_E_BAD_PARAMETER',
+  2150121475: 'TBS_E_INVALID_OUTPUT_POINTER',
+  2150121476: 'TBS_E_INVALID_CONTEXT',
+  2150121477: 'TBS_E_INSUFFICIENT_BUFFER',
+  2150121478: 'TBS_E_IOERROR',
+  2150121479: 'TBS_E_INVALID_CONTEXT_PARAM',
+  2150121480: 'TBS_E_SERVICE_NOT_RUNNING',
+  2150121481: 'TBS_E_TOO_MANY_TBS_CONTEXTS',
+  2150121482: 'TBS_E_TOO_MANY_RESOURCES',
+  2150121483: 'TBS_E_SERVICE_START_PENDING',
+  2150121485: 'TBS_E_COMMAND_CANCELED',
+  2150121486: 'TBS_E_BUFFER_TOO_LARGE',
+  2150121487: 'TBS_E_TPM_NOT_FOUND',
+  2150121488: 'TBS_E_SERVICE_DISABLED',
+  2150121490: 'TBS_E_ACCESS_DENIED',
 };
 
 export function tbsResultName(result: number): string {
@@ -97,7 +98,10 @@ export class TbsTransport implements TpmTransport {
       });
     }
     if (length > buf.length) {
-      throw new AgentError('TPM_RESPONSE_SIZE_MISMATCH', `TBS reported ${length} result bytes for a ${buf.length}-byte buffer`);
+      throw new AgentError(
+        'TPM_RESPONSE_SIZE_MISMATCH',
+        `TBS reported ${length} result bytes for a ${buf.length}-byte buffer`,
+      );
     }
     return buf.slice(0, length);
   }
@@ -140,7 +144,10 @@ export interface KoffiLike {
 
 export async function openTbs(): Promise<TbsTransport> {
   if (process.platform !== 'win32') {
-    throw new AgentError('TPM_UNAVAILABLE', 'the TBS transport exists only on Windows; use --tpm device:… or swtpm:…');
+    throw new AgentError(
+      'TPM_UNAVAILABLE',
+      'the TBS transport exists only on Windows; use --tpm device:… or swtpm:…',
+    );
   }
   let koffi: KoffiLike;
   try {

@@ -25,7 +25,8 @@ export class TpmrmTransport implements TpmTransport {
   ) {}
 
   async send(command: Uint8Array): Promise<Uint8Array> {
-    if (this.busy) throw new AgentError('TPM_UNAVAILABLE', `${this.description}: a command is already in flight`);
+    if (this.busy)
+      throw new AgentError('TPM_UNAVAILABLE', `${this.description}: a command is already in flight`);
     this.busy = true;
     let timer: NodeJS.Timeout | undefined;
     try {
@@ -43,7 +44,10 @@ export class TpmrmTransport implements TpmTransport {
       })();
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(
-          () => reject(new AgentError('TPM_TIMEOUT', `${this.description}: no response within ${this.timeoutMs} ms`)),
+          () =>
+            reject(
+              new AgentError('TPM_TIMEOUT', `${this.description}: no response within ${this.timeoutMs} ms`),
+            ),
           this.timeoutMs,
         );
       });

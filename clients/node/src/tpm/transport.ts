@@ -76,7 +76,10 @@ export function resolveTpmSpec(
 }
 
 /** Opens the transport for a spec; each platform's module is loaded only when asked for. */
-export async function openTransport(spec: TpmSpec, options: { timeoutMs?: number } = {}): Promise<TpmTransport> {
+export async function openTransport(
+  spec: TpmSpec,
+  options: { timeoutMs?: number } = {},
+): Promise<TpmTransport> {
   switch (spec.kind) {
     case 'swtpm': {
       const { SwtpmTransport } = await import('./transport-swtpm.ts');

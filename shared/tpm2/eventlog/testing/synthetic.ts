@@ -2,8 +2,14 @@ import { buildSyntheticLog, type SyntheticLog, type SyntheticLogOptions } from '
 import { selfSignedDer } from './self-signed.ts';
 
 /** Fixed inputs for synthetic-log tests: a "kernel" and "initrd" whose SHA-256 are the golden hashes. */
-export const KERNEL = { path: '/boot/vmlinuz-6.8.0-noderr', contents: new TextEncoder().encode('not really a kernel') };
-export const INITRD = { path: '/boot/initrd.img-6.8.0-noderr', contents: new TextEncoder().encode('not an initrd') };
+export const KERNEL = {
+  path: '/boot/vmlinuz-6.8.0-noderr',
+  contents: new TextEncoder().encode('not really a kernel'),
+};
+export const INITRD = {
+  path: '/boot/initrd.img-6.8.0-noderr',
+  contents: new TextEncoder().encode('not an initrd'),
+};
 export const BOOT_APP = { path: '\\EFI\\BOOT\\BOOTX64.EFI', image: new TextEncoder().encode('MZ shim') };
 export const CMDLINE = 'root=PARTUUID=00000000-0000-0000-0000-000000000001 ro quiet';
 

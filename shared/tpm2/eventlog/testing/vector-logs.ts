@@ -31,7 +31,10 @@ export function parseYamlPcrs(yaml: string): Record<string, Record<string, Uint8
   if (at < 0) throw new Error('no pcrs: section');
   const out: Record<string, Record<string, Uint8Array>> = {};
   let bank: Record<string, Uint8Array> | undefined;
-  for (const line of yaml.slice(at + 1).split('\n').slice(1)) {
+  for (const line of yaml
+    .slice(at + 1)
+    .split('\n')
+    .slice(1)) {
     const b = /^ {2}(\w+):\s*$/.exec(line);
     if (b?.[1]) {
       bank = {};

@@ -1,0 +1,45 @@
+import type { z } from 'zod';
+import type {
+  AddEkAnchorRequest,
+  AttestationPolicy,
+  AttestationPolicyView,
+  EkAnchorItem,
+  InstallTokenItem,
+  InstallTokenStatus,
+  IssueInstallTokenRequest,
+  IssueInstallTokenResponse,
+  NodeItem,
+  PcrMode,
+  SetNodeStatusRequest,
+} from '../../../shared/api/admin.ts';
+import type { NodeOs, NodeStatus, Tier } from '../../../shared/api/common.ts';
+
+/*
+ * The SDK's request and response types, inferred from the zod schemas the Worker validates with
+ * (shared/api), so the two cannot drift. Inputs use the schemas' input side (defaults optional).
+ */
+
+export type TierName = z.output<typeof Tier>;
+export type NodeOsName = z.output<typeof NodeOs>;
+export type NodeStatusName = z.output<typeof NodeStatus>;
+export type InstallTokenStatusName = z.output<typeof InstallTokenStatus>;
+export type PcrModeName = z.output<typeof PcrMode>;
+
+/** `installTokens.issue` input; `expiresInDays` defaults to 7. */
+export type IssueInstallTokenInput = z.input<typeof IssueInstallTokenRequest>;
+/** `installTokens.issue` result: the only time the token value is ever shown. */
+export type IssuedInstallToken = z.output<typeof IssueInstallTokenResponse>;
+/** An install token as listed (never its value). */
+export type InstallToken = z.output<typeof InstallTokenItem>;
+
+/** A registered node as listed. */
+export type FleetNode = z.output<typeof NodeItem>;
+export type SetNodeStatusInput = z.input<typeof SetNodeStatusRequest>;
+
+/** `policies.put` input; `allowedPcrValues` defaults to `{}`. */
+export type AttestationPolicyInput = z.input<typeof AttestationPolicy>;
+/** A tier's policy as stored: the input fields plus tier, grace period, version and update time. */
+export type TierPolicy = z.output<typeof AttestationPolicyView>;
+
+export type EkAnchor = z.output<typeof EkAnchorItem>;
+export type AddEkAnchorInput = z.input<typeof AddEkAnchorRequest>;
