@@ -1,6 +1,11 @@
 import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
 import { defineConfig } from 'vitest/config';
+import { ensureAgentBundle } from './scripts/lib/agent-bundle.ts';
 import { generateSigningKeySet } from './scripts/lib/dev-secrets.ts';
+
+// The Worker serves the agent bundle from its static assets: build it once, before any project starts
+// a Worker (the vitest pool or wrangler dev), never from two processes at a time.
+ensureAgentBundle();
 
 /** Secrets for the Worker under test: fresh per run, never the developer's .dev.vars. */
 export const WORKER_TEST_BINDINGS = {

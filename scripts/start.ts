@@ -7,6 +7,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ensureAgentBundle } from './lib/agent-bundle.ts';
 import { startDbGateway } from './lib/db-gateway.ts';
 import { ensureDevSecrets, signDevAdminToken } from './lib/dev-secrets.ts';
 import { freePort } from './lib/free-port.ts';
@@ -61,6 +62,7 @@ async function main(): Promise<void> {
   // wrangler dev's Hyperdrive proxy reaches the database through a relay that turns an unreachable
   // database into a Postgres error instead of a dev-server crash (see scripts/lib/db-gateway.ts).
   const gateway = await startDbGateway(db.url);
+  ensureAgentBundle();
   const secrets = await ensureDevSecrets(join(ROOT, '.dev.vars'));
   const adminToken = await signDevAdminToken(secrets.SUPABASE_JWT_SECRET);
 

@@ -11,6 +11,7 @@ import { ekAnchors } from './routes/admin/ek-anchors.ts';
 import { installTokens } from './routes/admin/install-tokens.ts';
 import { nodes } from './routes/admin/nodes.ts';
 import { policies } from './routes/admin/policies.ts';
+import { agent } from './routes/agent.ts';
 import { docs } from './routes/docs.ts';
 import { health } from './routes/health.ts';
 import { heartbeat } from './routes/heartbeat.ts';
@@ -48,6 +49,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
   app.route('/.well-known/jwks.json', jwks);
   app.route('/docs', docs);
   app.route('/install', installers);
+  app.route('/agent', agent);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'supabaseAuth', {
     type: 'http',
