@@ -5,6 +5,7 @@
 import { cpus, totalmem } from 'node:os';
 import { benchMakeCredential, benchVerifyEkCertificate } from '../shared/tpm2/bench/credential.bench.ts';
 import { benchVerifyQuote } from '../shared/tpm2/bench/verify-quote.bench.ts';
+import { benchEventLog } from '../shared/tpm2/eventlog/bench.ts';
 import { benchHeartbeat } from '../supabase/bench/heartbeat.bench.ts';
 import { benchApi } from './bench/api.bench.ts';
 import { applyMigrations } from './lib/migrations.ts';
@@ -17,6 +18,7 @@ const benches: Bench[] = [
   ['tpm2: verifyQuote vs bare WebCrypto', benchVerifyQuote],
   ['tpm2: makeCredential', benchMakeCredential],
   ['tpm2: verifyEkCertificate', benchVerifyEkCertificate],
+  ['tpm2: event log parse + replay (GCE log)', benchEventLog],
   [
     'database: heartbeat function (PostgreSQL 15, 10,000 nodes)',
     async () => {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { NodeId, NodeOs, NodeStatus, PcrBank, PcrSelection, Tier, Timestamp } from './common.ts';
+import { EventLogRules } from './eventlog-policy.ts';
 
 export const IssueInstallTokenRequest = z
   .strictObject({
@@ -76,6 +77,10 @@ export const AttestationPolicy = z
       .min(60)
       .max(30 * 24 * 3600),
     sessionTtlSeconds: z.number().int().min(60).max(3600),
+    eventLogRules: EventLogRules.nullable().optional().meta({
+      description:
+        'Measured-boot rules (extension of API.md): when set, registration and re-attestation must send eventLog, which must replay to the quoted PCRs and satisfy every rule (PCR_POLICY_VIOLATION names the failing rule in details.rule). Omitted or null: none.',
+    }),
   })
   .meta({ id: 'AttestationPolicy' });
 
@@ -101,9 +106,11 @@ export const AddEkAnchorRequest = z
 
 /**
  * A tier's policy as `GET|PUT /admin/policies/{tier}` return it: the stored policy plus its tier, grace
- * period, version and update time. No registry id: the Worker's route registers its own for OpenAPI.
+ * period, version and update time. Not strict (unlike the request), so a field the API adds later does
+ * not break older clients. No registry id: the Worker's route registers its own for OpenAPI.
  */
-export const AttestationPolicyView = AttestationPolicy.extend({
+export const AttestationPolicyView = z.object({
+  ...AttestationPolicy.shape,
   tier: Tier,
   reattestationGraceSeconds: z.number().int(),
   version: z.number().int(),

@@ -1,7 +1,9 @@
 import { z } from 'zod';
 import { Base64, InstallToken, NodeOs, PcrSelection, Tier, Timestamp } from './common.ts';
 
-export const InstallConfigRequest = z.strictObject({ installToken: InstallToken }).meta({ id: 'InstallConfigRequest' });
+export const InstallConfigRequest = z
+  .strictObject({ installToken: InstallToken })
+  .meta({ id: 'InstallConfigRequest' });
 
 export const Challenge = z.object({
   nonce: Base64.meta({ description: '32 random bytes; put them in the quote qualifying data' }),

@@ -5,7 +5,9 @@ import { ApiKey, Base64, InstallToken, NodeId, PcrValues, SpkiPem, Timestamp } f
 export const RegistrationAttestation = z.strictObject({
   nonce: Base64.meta({ description: 'the challenge nonce from install/config' }),
   ekPublic: Base64.meta({ description: 'TPM2B_PUBLIC of the endorsement key' }),
-  ekCertificate: Base64.meta({ description: 'EK certificate, DER (optional unless the tier requires it)' }).optional(),
+  ekCertificate: Base64.meta({
+    description: 'EK certificate, DER (optional unless the tier requires it)',
+  }).optional(),
   akPublic: Base64.meta({ description: 'TPM2B_PUBLIC of the attestation key (restricted signing)' }),
   quote: Base64.meta({ description: 'TPMS_ATTEST (or TPM2B_ATTEST) of TPM2_Quote over the nonce' }),
   signature: Base64.meta({ description: 'TPMT_SIGNATURE of the quote by the AK' }),
@@ -31,7 +33,9 @@ export const SystemInfo = z
 export const RegisterRequest = z
   .strictObject({
     installToken: InstallToken,
-    publicKey: SpkiPem.meta({ description: 'the node key (ECC P-256), SPKI PEM; must be the TPM-certified key' }),
+    publicKey: SpkiPem.meta({
+      description: 'the node key (ECC P-256), SPKI PEM; must be the TPM-certified key',
+    }),
     attestation: RegistrationAttestation,
     systemInfo: SystemInfo.optional(),
   })

@@ -42,7 +42,7 @@ export function toApiError(err: unknown): ApiError | undefined {
   if (err instanceof ApiError) return err;
   if (err instanceof TpmError) {
     return new ApiError('ATTESTATION_INVALID', `Attestation rejected: ${err.message}`, {
-      details: { reason: err.reason },
+      details: { ...(err.details ?? {}), reason: err.reason },
     });
   }
   if (err instanceof StorageError) {

@@ -5,6 +5,7 @@ import { checkClockProgress } from '../../../shared/tpm2/clock.ts';
 import { TpmError } from '../../../shared/tpm2/errors.ts';
 import { verifyQuote } from '../../../shared/tpm2/verify-quote.ts';
 import type { AttestationPolicy, ClockInfo, NodeRecord, PcrValues } from '../storage/types.ts';
+import { judgeEventLog } from './measured-boot.ts';
 import { judgePcrs, requirePolicySelection, selectedValues } from './pcr-policy.ts';
 
 /**
@@ -50,5 +51,6 @@ export async function verifyReattestation(input: {
   requirePolicySelection(input.policy.pcrSelection, quote.pcrSelection);
   const pcrValues = selectedValues(input.policy.pcrSelection, quote.pcrs);
   judgePcrs(input.policy, pcrValues, input.node.pcrBaseline);
+  await judgeEventLog(input.policy, a.eventLog, quote.pcrs);
   return { pcrValues, clockInfo };
 }

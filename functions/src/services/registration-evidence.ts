@@ -15,6 +15,7 @@ import { computeName, parsePublicAny, type TpmtPublic } from '../../../shared/tp
 import { verifyCertify } from '../../../shared/tpm2/verify-certify.ts';
 import { verifyQuote } from '../../../shared/tpm2/verify-quote.ts';
 import type { AttestationPolicy, PcrValues } from '../storage/types.ts';
+import { judgeEventLog } from './measured-boot.ts';
 import { judgePcrs, requirePolicySelection, selectedValues } from './pcr-policy.ts';
 import { sha256Hex } from './secrets.ts';
 
@@ -81,6 +82,7 @@ export async function verifyRegistrationEvidence(input: {
   requirePolicySelection(input.policy.pcrSelection, quote.pcrSelection);
   const pcrBaseline = selectedValues(input.policy.pcrSelection, quote.pcrs);
   judgePcrs(input.policy, pcrBaseline, null);
+  await judgeEventLog(input.policy, a.eventLog, quote.pcrs);
 
   const cert = a.nodeKeyCertification;
   const certified = await verifyCertify({

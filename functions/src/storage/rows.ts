@@ -155,6 +155,7 @@ export function policy(row: RpcRow): AttestationPolicy {
     version: int(row, 'version'),
     updatedAt: time(row, 'updated_at'),
     updatedBy: textOrNull(row, 'updated_by'),
+    eventLogRules: objectOrNull<NonNullable<AttestationPolicy['eventLogRules']>>(row, 'event_log_rules'),
   };
 }
 

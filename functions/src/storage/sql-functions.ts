@@ -238,6 +238,7 @@ export function createSqlFunctionStorage(rpc: Rpc, ping: () => Promise<void>): S
         p_session_ttl_seconds: input.sessionTtlSeconds,
         p_actor: input.actor,
         p_reattestation_grace_seconds: input.reattestationGraceSeconds ?? null,
+        p_event_log_rules: input.eventLogRules ?? null,
       });
       return r.policy(row);
     },

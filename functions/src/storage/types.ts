@@ -4,6 +4,8 @@
  * hex) before they reach storage. Times are RFC 3339 UTC strings (`Date.prototype.toISOString`).
  */
 
+import type { EventLogRulesBody as EventLogRules } from '../../../shared/api/eventlog-policy.ts';
+
 export type Tier = 'ALL' | 'ORACLE' | 'GUARDIAN';
 export type NodeOs = 'linux' | 'windows';
 export type NodeStatus = 'active' | 'suspended' | 'revoked';
@@ -245,6 +247,8 @@ export interface AttestationPolicy {
   version: number;
   updatedAt: Timestamp;
   updatedBy: string | null;
+  /** Measured-boot rules (shared/api/eventlog-policy.ts); null = no event-log policy. */
+  eventLogRules: EventLogRules | null;
 }
 
 export interface PutPolicyInput {
@@ -257,6 +261,8 @@ export interface PutPolicyInput {
   sessionTtlSeconds: number;
   /** Kept as is when omitted (API.md's PUT body has no such field). */
   reattestationGraceSeconds?: number | null;
+  /** Replaced on every PUT: null or omitted removes the event-log policy. */
+  eventLogRules?: EventLogRules | null;
   actor: string;
 }
 

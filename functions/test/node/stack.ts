@@ -124,6 +124,10 @@ export class TpmNode {
   nodeId = '';
   apiKey = '';
   jwt = '';
+  /** PCRs quoted at registration and re-attestation (tpm2-tools selection syntax). */
+  pcrs = PCRS;
+  /** The boot event log sent with registration and re-attestation (base64), if any. */
+  eventLog: string | undefined;
 
   private constructor(
     readonly tpm: Swtpm,
@@ -161,7 +165,7 @@ export class TpmNode {
     options: { ak?: Ak | TpmKey; label?: string } = {},
   ) {
     const signer = (options.ak ?? this.ak) as Ak;
-    const q = await quote(this.tpm, this.dir, signer, nonce, PCRS, options.label ?? 'reg-quote');
+    const q = await quote(this.tpm, this.dir, signer, nonce, this.pcrs, options.label ?? 'reg-quote');
     const c = await certify(this.tpm, this.dir, this.nodeKey, this.ak);
     return {
       installToken,
@@ -179,6 +183,7 @@ export class TpmNode {
           certifyInfo: b64(c.attest),
           signature: b64(c.signature),
         },
+        ...(this.eventLog ? { eventLog: this.eventLog } : {}),
       },
       systemInfo: { hostname: 'swtpm-node', cpuCores: 4, memoryGB: 8, diskGB: 100, os: 'linux' },
     };
@@ -249,7 +254,7 @@ export class TpmNode {
         this.dir,
         this.ak,
         Buffer.from(attestationNonce, 'base64'),
-        PCRS,
+        this.pcrs,
         label,
       );
       attestation = {
@@ -257,6 +262,7 @@ export class TpmNode {
         quote: b64(q.message),
         signature: b64(q.signature),
         pcrValues: q.pcrs,
+        ...(this.eventLog ? { eventLog: this.eventLog } : {}),
       };
     }
     return stack.call(

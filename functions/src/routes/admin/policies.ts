@@ -22,6 +22,7 @@ function view(p: StoredPolicy): z.infer<typeof PolicyResponse> {
     reattestationIntervalSeconds: p.reattestationIntervalSeconds,
     reattestationGraceSeconds: p.reattestationGraceSeconds,
     sessionTtlSeconds: p.sessionTtlSeconds,
+    eventLogRules: p.eventLogRules,
     version: p.version,
     updatedAt: p.updatedAt,
   };
@@ -60,7 +61,12 @@ export const policies = createRouter()
   .openapi(put, async (c) => {
     const { tier } = c.req.valid('param');
     const body = c.req.valid('json');
-    const policy = await c.var.storage.putPolicy({ tier, ...body, actor: actorOf(c.var.admin) });
+    const policy = await c.var.storage.putPolicy({
+      tier,
+      ...body,
+      eventLogRules: body.eventLogRules ?? null,
+      actor: actorOf(c.var.admin),
+    });
     c.var.log.info('admin.policy.updated', { tier, version: policy.version });
     return c.json(view(policy), 200);
   });
