@@ -43,8 +43,10 @@ export function compareCodePoints(a: string, b: string): number {
 const NEEDS_ESCAPE = /["\\\u0000-\u001f]/g;
 const SHORT: Record<string, string> = { '"': '\\"', '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t', '\b': '\\b', '\f': '\\f' };
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 export function quoteString(s: string): string {
-  if (!s.isWellFormed()) {
+  if (LONE_SURROGATE.test(s)) {
     // Python accepts "\ud800" when parsing but fails to encode it as UTF-8.
     throw new ProvaraError('JSON_NOT_REPRESENTABLE', 'a string contains a lone surrogate');
   }

@@ -45,7 +45,7 @@ export function pyEquals(a: JsonValue | undefined, b: JsonValue | undefined): bo
   }
   if (a === null || typeof a === 'string') return a === b;
   if (Array.isArray(a)) return Array.isArray(b) && a.length === b.length && a.every((x, i) => pyEquals(x, b[i]));
-  if (!(b instanceof Map) || a.size !== b.size) return false;
+  if (!(a instanceof Map) || !(b instanceof Map) || a.size !== b.size) return false;
   for (const [k, v] of a) if (!b.has(k) || !pyEquals(v, b.get(k))) return false;
   return true;
 }

@@ -80,3 +80,30 @@ export async function rotateKey(
   await vault.saveKeys();
   return out;
 }
+
+/** Promotes an additional key (a second or third hardware holder) without revoking one. */
+export async function addKey(vault: Vault, newKey: NewKey, authority: Signer): Promise<JsonObject> {
+  if (vault.thresholdPolicyEventId) throw new ProvaraError('ROTATION_REFUSED', 'a threshold policy is in force: propose the promotion');
+  if (vault.key(newKey.keyId)) throw new ProvaraError('ROTATION_REFUSED', `key ${newKey.keyId} is already in keys.json`);
+  const ev = await vault.append(promotionDraft(newKey, authority.keyId, null), authority);
+  await applyKeyEffects(vault, ev);
+  await vault.saveKeys();
+  return ev;
+}
+
+export function promotionDraft(newKey: NewKey, promotedBy: string, replaces: string | null): EventDraft {
+  return {
+    type: 'KEY_PROMOTION',
+    actor: ROTATION_ACTOR,
+    payload: {
+      new_key_id: newKey.keyId,
+      new_public_key_b64: toBase64(newKey.publicKey),
+      algorithm: newKey.algorithm,
+      roles: newKey.roles ?? ['attestation'],
+      promoted_by: promotedBy,
+      replaces_key_id: replaces,
+      promoted_at_utc: pythonUtcNow(),
+      ...(newKey.extras ? { key_extras: newKey.extras } : {}),
+    },
+  };
+}

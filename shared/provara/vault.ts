@@ -212,7 +212,6 @@ export class Vault {
   /** Appends an already signed event line (a committed multisig proposal) after checking its chain position. */
   async appendSigned(ev: JsonObject): Promise<void> {
     const actor = stringField(ev, 'actor') ?? '';
-    const id = stringField(ev, 'event_id') ?? '';
     if ((ev.get('prev_event_hash') ?? null) !== this.headOf(actor)) {
       throw new ProvaraError('PROPOSAL_INVALID', `the proposal no longer extends actor ${actor}'s chain; propose again`);
     }
