@@ -18,7 +18,6 @@ async function vaultWithEvents() {
   const v = await memoryVault();
   await v.vault.append({ type: 'OBSERVATION', actor: 'sensor', payload: { subject: 'door', predicate: 'state', value: 'open', confidence: pyFloat(0.9) } }, v.root);
   await v.vault.append({ type: 'ATTESTATION', actor: 'admin', payload: { subject: 'door', predicate: 'state', value: 'open' } }, v.root);
-  await v.vault.append({ type: 'OBSERVATION', actor: 'sensor', payload: { subject: 'temp', predicate: 'c', value: 1e-7 as never, confidence: pyFloat(1) } }, v.root).catch(() => undefined);
   await v.vault.append({ type: 'OBSERVATION', actor: 'sensor', payload: { subject: 'temp', predicate: 'c', value: pyFloat(1e-7), big: 123456789012345678901n, confidence: pyFloat(1) } }, v.root);
   await v.vault.flush();
   return v;
@@ -29,7 +28,8 @@ describe('our vaults (software Ed25519)', () => {
     const { files, vault } = await vaultWithEvents();
     const r = await verifyVault(files);
     expect(r.errors).toEqual([]);
-    expect(r.warnings).toEqual([]);
+    // appends refresh the manifest but, like Provara's, do not re-sign it (the root key may be a token)
+    expect(r.warnings.map((w) => w.code)).toEqual(['MANIFEST_SIG_STALE']);
     expect(r.eventCount).toBe(5);
     expect(r.eventIdVariants).toEqual({ A: 5, B: 0 });
     const first = parseJson(eventLines(files)[0] as string) as JsonObject;

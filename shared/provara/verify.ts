@@ -468,7 +468,8 @@ function checkChains(events: LoggedEvent[], byId: Map<string, LoggedEvent>, fail
     const at = { line: ev.line, eventId: ev.eventId };
     const expected = head.get(ev.actor);
     if (expected === undefined) {
-      if (ev.prev !== null) fail('FIRST_EVENT_PREV_NOT_NULL', `${ev.eventId}: first event of actor ${ev.actor} has prev_event_hash ${String(ev.prev)}`, at);
+      if (ev.prev && !byId.has(ev.prev)) fail('ORPHAN_CHAIN_REFERENCE', `${ev.eventId}: prev_event_hash ${ev.prev} is not in the log`, at);
+      else if (ev.prev !== null) fail('FIRST_EVENT_PREV_NOT_NULL', `${ev.eventId}: first event of actor ${ev.actor} has prev_event_hash ${String(ev.prev)}`, at);
     } else if (ev.prev !== expected) {
       const target = ev.prev ? byId.get(ev.prev) : undefined;
       if (ev.prev && !target) fail('ORPHAN_CHAIN_REFERENCE', `${ev.eventId}: prev_event_hash ${ev.prev} is not in the log`, at);

@@ -1,16 +1,11 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { AttestationPolicy } from '../../../../shared/api/admin.ts';
+import { AttestationPolicy, AttestationPolicyView } from '../../../../shared/api/admin.ts';
 import { Tier } from '../../../../shared/api/common.ts';
 import { actorOf } from '../../middleware/admin.ts';
 import { createRouter, errorResponses, jsonBody, jsonResponse } from '../../router.ts';
 import type { AttestationPolicy as StoredPolicy } from '../../storage/types.ts';
 
-const PolicyResponse = AttestationPolicy.extend({
-  tier: Tier,
-  reattestationGraceSeconds: z.number().int(),
-  version: z.number().int(),
-  updatedAt: z.string(),
-}).meta({ id: 'AttestationPolicyResponse' });
+const PolicyResponse = AttestationPolicyView.meta({ id: 'AttestationPolicyResponse' });
 
 function view(p: StoredPolicy): z.infer<typeof PolicyResponse> {
   return {
