@@ -1,7 +1,7 @@
 import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
 import { defineConfig } from 'vitest/config';
 import { ensureAgentBundle } from './scripts/lib/agent-bundle.ts';
-import { generateSigningKeySet } from './scripts/lib/dev-secrets.ts';
+import { generateAuditSigningKey, generateSigningKeySet } from './scripts/lib/dev-secrets.ts';
 
 // The Worker serves the agent bundle from its static assets: build it once, before any project starts
 // a Worker (the vitest pool or wrangler dev), never from two processes at a time.
@@ -14,6 +14,7 @@ export const WORKER_TEST_BINDINGS = {
   DAPP_ORIGINS: 'https://dapp.test',
   NODE_JWT_KEYS: await generateSigningKeySet(),
   SUPABASE_JWT_SECRET: 'test-only-supabase-jwt-secret-0123456789abcdef',
+  AUDIT_SIGNING_KEY: generateAuditSigningKey(),
 };
 
 /**

@@ -6,6 +6,7 @@ import { cpus, totalmem } from 'node:os';
 import { benchMakeCredential, benchVerifyEkCertificate } from '../shared/tpm2/bench/credential.bench.ts';
 import { benchVerifyQuote } from '../shared/tpm2/bench/verify-quote.bench.ts';
 import { benchEventLog } from '../shared/tpm2/eventlog/bench.ts';
+import { benchProvaraWithSoftHsm } from '../clients/node/src/provara/bench-softhsm.ts';
 import { benchHeartbeat } from '../supabase/bench/heartbeat.bench.ts';
 import { benchApi } from './bench/api.bench.ts';
 import { applyMigrations } from './lib/migrations.ts';
@@ -19,6 +20,7 @@ const benches: Bench[] = [
   ['tpm2: makeCredential', benchMakeCredential],
   ['tpm2: verifyEkCertificate', benchVerifyEkCertificate],
   ['tpm2: event log parse + replay (GCE log)', benchEventLog],
+  ['provara: software Ed25519, session path, SoftHSM2, 10,000-event vault verify', benchProvaraWithSoftHsm],
   [
     'database: heartbeat function (PostgreSQL 15, 10,000 nodes)',
     async () => {

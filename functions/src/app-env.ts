@@ -8,6 +8,8 @@ export interface Secrets {
   SUPABASE_JWT_SECRET?: string;
   SUPABASE_URL?: string;
   SUPABASE_SERVICE_ROLE_KEY?: string;
+  /** Base64 of the audit log's 32-byte Ed25519 seed. */
+  AUDIT_SIGNING_KEY?: string;
 }
 
 /** Hono's environment for this Worker: bindings from wrangler.toml plus secrets, and per-request variables. */

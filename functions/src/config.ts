@@ -43,6 +43,24 @@ const ConfigSchema = z
     DOCKER_IMAGE: z.string().default('noderr/node'),
     TELEMETRY_ENDPOINT: z.string().default('https://telemetry.noderr.xyz'),
     NODE_TARGET_VERSION: z.string().default('0.1.0'),
+    /**
+     * The service's Ed25519 audit-log key: standard base64 of the 32-byte seed (Provara's private key
+     * form). Required in production; without it elsewhere the audit endpoints answer AUDIT_LOG_UNAVAILABLE.
+     */
+    AUDIT_SIGNING_KEY: z
+      .string()
+      .regex(/^[A-Za-z0-9+/]{43}=$/, 'AUDIT_SIGNING_KEY must be the base64 of a 32-byte Ed25519 seed')
+      .optional(),
+    /**
+     * Approvals (distinct administrators' hardware keys) a weakening admin action needs. 0 turns the
+     * quorum off; while fewer than this many admins have an enrolled key, weakening actions run with one
+     * admin as before (bootstrap), and the audit log records that they did.
+     */
+    ADMIN_APPROVAL_THRESHOLD: z.coerce.number().int().min(0).max(16).default(2),
+    /** How long a pending action waits for its approvals. */
+    PENDING_ACTION_TTL_SECONDS: z.coerce.number().int().min(60).max(7 * 24 * 3600).default(24 * 3600),
+    /** WebAuthn relying-party id; default: the host of the first DAPP_ORIGINS entry. */
+    WEBAUTHN_RP_ID: z.string().optional(),
   })
   .superRefine((c, ctx) => {
     if (!c.SUPABASE_URL && !c.SUPABASE_JWT_SECRET) {
@@ -50,6 +68,12 @@ const ConfigSchema = z
         code: 'custom',
         message:
           'set SUPABASE_URL (admin tokens verified with the project JWKS) or SUPABASE_JWT_SECRET (HS256)',
+      });
+    }
+    if (c.ENVIRONMENT === 'production' && !c.AUDIT_SIGNING_KEY) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'AUDIT_SIGNING_KEY is missing: the signed audit log needs it (wrangler secret put AUDIT_SIGNING_KEY)',
       });
     }
     if (c.STORAGE === 'supabase' && (!c.SUPABASE_URL || !c.SUPABASE_SERVICE_ROLE_KEY)) {
@@ -60,12 +84,21 @@ const ConfigSchema = z
     }
   });
 
-export type Config = z.infer<typeof ConfigSchema> & { dappOrigins: string[] };
+export type Config = z.infer<typeof ConfigSchema> & { dappOrigins: string[]; webauthnRpId: string | undefined };
 
 export class ConfigError extends Error {
   constructor(issues: string[]) {
     super(`invalid Worker configuration: ${issues.join('; ')}`);
     this.name = 'ConfigError';
+  }
+}
+
+function rpIdOf(origin: string | undefined): string | undefined {
+  if (!origin) return undefined;
+  try {
+    return new URL(origin).hostname;
+  } catch {
+    return undefined;
   }
 }
 
@@ -84,7 +117,9 @@ export function loadConfig(env: object): Config {
     dappOrigins: parsed.data.DAPP_ORIGINS.split(',')
       .map((s) => s.trim())
       .filter(Boolean),
+    webauthnRpId: undefined,
   };
+  config.webauthnRpId = parsed.data.WEBAUTHN_RP_ID ?? rpIdOf(config.dappOrigins[0]);
   cache.set(env, config);
   return config;
 }

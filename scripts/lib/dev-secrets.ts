@@ -10,6 +10,8 @@ export interface DevSecrets {
   NODE_JWT_KEYS: string;
   /** The local stand-in for a Supabase project's JWT secret (HS256), used to verify admin tokens. */
   SUPABASE_JWT_SECRET: string;
+  /** Base64 of the signed audit log's 32-byte Ed25519 seed. */
+  AUDIT_SIGNING_KEY: string;
 }
 
 export const DEV_ADMIN_USER_ID = '00000000-0000-4000-8000-00000000ad31';
@@ -34,6 +36,11 @@ export async function generateSigningKeySet(): Promise<string> {
   return JSON.stringify({ keys: [{ ...jwk, kid, alg: 'ES256', use: 'sig' }] });
 }
 
+/** A fresh audit-log key: standard base64 of a random 32-byte Ed25519 seed (Provara's private key form). */
+export function generateAuditSigningKey(): string {
+  return Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64');
+}
+
 export async function ensureDevSecrets(path: string): Promise<DevSecrets> {
   const existing = existsSync(path) ? parseDevVars(readFileSync(path, 'utf8')) : {};
   let changed = false;
@@ -44,6 +51,10 @@ export async function ensureDevSecrets(path: string): Promise<DevSecrets> {
   if (!existing.SUPABASE_JWT_SECRET) {
     const b = crypto.getRandomValues(new Uint8Array(32));
     existing.SUPABASE_JWT_SECRET = Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+    changed = true;
+  }
+  if (!existing.AUDIT_SIGNING_KEY) {
+    existing.AUDIT_SIGNING_KEY = generateAuditSigningKey();
     changed = true;
   }
   if (changed) {

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { startDbGateway } from './db-gateway.ts';
-import { generateSigningKeySet } from './dev-secrets.ts';
+import { generateAuditSigningKey, generateSigningKeySet } from './dev-secrets.ts';
 import { freePort } from './free-port.ts';
 
 /**
@@ -33,6 +33,7 @@ export async function startWranglerDev(options: {
     JWT_ISSUER: 'https://noderr-trust.test',
     NODE_JWT_KEYS: await generateSigningKeySet(),
     SUPABASE_JWT_SECRET: `test-${crypto.randomUUID()}-${crypto.randomUUID()}`,
+    AUDIT_SIGNING_KEY: generateAuditSigningKey(),
     ...options.vars,
   };
   const varArgs = Object.entries(vars).flatMap(([k, v]) => ['--var', `${k}:${v}`]);

@@ -30,6 +30,13 @@ export const ERROR_STATUS = {
   RATE_LIMITED: 429,
   INTERNAL: 500,
   DATABASE_UNAVAILABLE: 503,
+  // Administrator hardware keys and the approval quorum (issue 12).
+  WEBAUTHN_REGISTRATION_FAILED: 400,
+  ACTION_NOT_FOUND: 404,
+  ACTION_EXPIRED: 410,
+  ACTION_NOT_PENDING: 409,
+  APPROVAL_INVALID: 403,
+  AUDIT_LOG_UNAVAILABLE: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

@@ -8,7 +8,8 @@ import { type JsonValue, pyFloat, toJson } from './json-value.ts';
 import { pythonFloatRepr } from './python-float-repr.ts';
 
 const VECTORS = '../shared/vectors/provara/test_vectors';
-const load = (name: string) => parseJson(readFileSync(`${VECTORS}/${name}`, 'utf8')) as Map<string, JsonValue>;
+const load = (name: string) =>
+  parseJson(readFileSync(`${VECTORS}/${name}`, 'utf8')) as Map<string, JsonValue>;
 const vectorsOf = (doc: Map<string, JsonValue>) => doc.get('vectors') as Map<string, JsonValue>[];
 
 function rejects(text: string, code: string) {
@@ -81,7 +82,8 @@ describe('parse → canonicalize keeps the §1.2 cases byte for byte', () => {
     ['1E2', '100.0'],
     ['[1,1.0,true]', '[1,1.0,true]'],
   ];
-  for (const [input, out] of cases) it(`${input} → ${out}`, () => expect(canonicalize(parseJson(input))).toBe(out));
+  for (const [input, out] of cases)
+    it(`${input} → ${out}`, () => expect(canonicalize(parseJson(input))).toBe(out));
 
   it('sorts keys by code point, not UTF-16 unit (😀 after U+FFFF)', () => {
     expect(canonicalize(parseJson('{"😀":2,"￿":1,"é":4,"a":3}'))).toBe('{"a":3,"é":4,"￿":1,"😀":2}');
@@ -114,7 +116,8 @@ describe('parse rejections', () => {
   it('rejects a float that overflows to infinity', () => rejects('1e400', 'JSON_NON_FINITE'));
   it('rejects a lone surrogate escape', () => rejects('"\\ud800"', 'JSON_LONE_SURROGATE'));
   it('rejects a lone low surrogate escape', () => rejects('"x\\udc00"', 'JSON_LONE_SURROGATE'));
-  it('rejects ints longer than Python’s 4300-digit limit', () => rejects('1'.repeat(4301), 'JSON_INT_TOO_LONG'));
+  it('rejects ints longer than Python’s 4300-digit limit', () =>
+    rejects('1'.repeat(4301), 'JSON_INT_TOO_LONG'));
   it('rejects raw control characters in strings', () => rejects('"a\u0001"', 'JSON_SYNTAX'));
   it('rejects trailing data', () => rejects('{} {}', 'JSON_SYNTAX'));
   it('rejects leading zeros', () => rejects('01', 'JSON_SYNTAX'));
@@ -126,7 +129,9 @@ describe('parse rejections', () => {
 
 describe('builder input', () => {
   it('refuses a fractional JS number instead of guessing int or float', () => {
-    expect(() => toJson({ confidence: 0.5 })).toThrow(expect.objectContaining({ code: 'JSON_NOT_REPRESENTABLE' }));
+    expect(() => toJson({ confidence: 0.5 })).toThrow(
+      expect.objectContaining({ code: 'JSON_NOT_REPRESENTABLE' }),
+    );
   });
   it('writes pyFloat(1) as 1.0 and 1 as 1', () => {
     expect(canonicalize(toJson({ f: pyFloat(1), i: 1 }))).toBe('{"f":1.0,"i":1}');

@@ -41,7 +41,15 @@ export function compareCodePoints(a: string, b: string): number {
 // Python escapes only '"', '\\' and U+0000–001F; "/", U+007F and U+2028/2029 pass through raw.
 // biome-ignore lint/suspicious/noControlCharactersInRegex: the control range is exactly what is escaped
 const NEEDS_ESCAPE = /["\\\u0000-\u001f]/g;
-const SHORT: Record<string, string> = { '"': '\\"', '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t', '\b': '\\b', '\f': '\\f' };
+const SHORT: Record<string, string> = {
+  '"': '\\"',
+  '\\': '\\\\',
+  '\n': '\\n',
+  '\r': '\\r',
+  '\t': '\\t',
+  '\b': '\\b',
+  '\f': '\\f',
+};
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 

@@ -32,6 +32,17 @@ export const PROVARA_ERROR_CODES = [
   'ROTATION_REFUSED',
   // ── FIDO2 envelope ──
   'WEBAUTHN_INVALID',
+  // ── hardware tokens (agent side) ──
+  'HARDWARE_UNAVAILABLE',
+  'TOKEN_NOT_FOUND',
+  'KEY_NOT_FOUND_ON_TOKEN',
+  'PIN_REQUIRED',
+  'PIN_INCORRECT',
+  'TOKEN_ERROR',
+  'CTAP_ERROR',
+  'CTAPHID_FRAMING',
+  'CBOR_INVALID',
+  'USER_PRESENCE_REQUIRED',
 ] as const;
 
 export type ProvaraErrorCode = (typeof PROVARA_ERROR_CODES)[number];

@@ -12,7 +12,12 @@ export const REDACTION_TYPE = 'com.provara.redaction';
  * Operations that need `t` of `n` signatures once a threshold policy is in force: changing who holds keys,
  * and changing (loosening) policy — including the threshold policy itself.
  */
-export const CRITICAL_TYPES = new Set(['KEY_PROMOTION', 'KEY_REVOCATION', THRESHOLD_POLICY_TYPE, POLICY_UPDATE_TYPE]);
+export const CRITICAL_TYPES = new Set([
+  'KEY_PROMOTION',
+  'KEY_REVOCATION',
+  THRESHOLD_POLICY_TYPE,
+  POLICY_UPDATE_TYPE,
+]);
 
 export const CORE_TYPES = new Set([
   'GENESIS',

@@ -59,7 +59,11 @@ describe('upstream fixture vaults', () => {
     expect(r.warnings.filter((w) => w.code === 'EVENT_ID_LEGACY_VARIANT_B')).toHaveLength(11);
     const chainActors = new Set(
       r.errors
-        .filter((e) => ['FIRST_EVENT_PREV_NOT_NULL', 'CROSS_ACTOR_CHAIN_REFERENCE', 'BROKEN_CAUSAL_CHAIN'].includes(e.code))
+        .filter((e) =>
+          ['FIRST_EVENT_PREV_NOT_NULL', 'CROSS_ACTOR_CHAIN_REFERENCE', 'BROKEN_CAUSAL_CHAIN'].includes(
+            e.code,
+          ),
+        )
         .map((e) => e.message.match(/actor (\S+)/)?.[1]),
     );
     expect(chainActors.size).toBe(7);
@@ -67,7 +71,12 @@ describe('upstream fixture vaults', () => {
     expect(codes(r).filter((c) => c === 'MANIFEST_SIZE_MISMATCH')).toHaveLength(7);
     expect(codes(r).filter((c) => c === 'MANIFEST_HASH_MISMATCH')).toHaveLength(7);
     expect(new Set(codes(r))).toEqual(
-      new Set(['FIRST_EVENT_PREV_NOT_NULL', 'CROSS_ACTOR_CHAIN_REFERENCE', 'MANIFEST_SIZE_MISMATCH', 'MANIFEST_HASH_MISMATCH']),
+      new Set([
+        'FIRST_EVENT_PREV_NOT_NULL',
+        'CROSS_ACTOR_CHAIN_REFERENCE',
+        'MANIFEST_SIZE_MISMATCH',
+        'MANIFEST_HASH_MISMATCH',
+      ]),
     );
   });
 });

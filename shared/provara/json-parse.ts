@@ -47,7 +47,10 @@ class Parser {
   i = 0;
   constructor(readonly s: string) {}
 
-  fail(msg: string, code: 'JSON_SYNTAX' | 'JSON_NON_FINITE' | 'JSON_LONE_SURROGATE' | 'JSON_INT_TOO_LONG' = 'JSON_SYNTAX'): never {
+  fail(
+    msg: string,
+    code: 'JSON_SYNTAX' | 'JSON_NON_FINITE' | 'JSON_LONE_SURROGATE' | 'JSON_INT_TOO_LONG' = 'JSON_SYNTAX',
+  ): never {
     throw new ProvaraError(code, `${msg} at offset ${this.i}`, { offset: this.i });
   }
 
@@ -94,7 +97,8 @@ class Parser {
   }
 
   number(): JsonValue {
-    if (this.s.startsWith('-Infinity', this.i)) this.fail('-Infinity cannot be canonicalized', 'JSON_NON_FINITE');
+    if (this.s.startsWith('-Infinity', this.i))
+      this.fail('-Infinity cannot be canonicalized', 'JSON_NON_FINITE');
     NUMBER.lastIndex = this.i;
     const m = NUMBER.exec(this.s);
     if (!m) return this.fail('malformed number');

@@ -43,7 +43,12 @@ export function isJsonObject(v: JsonValue | undefined): v is JsonObject {
 
 /** Converts builder input into the tagged tree; `undefined` object members are left out. */
 export function toJson(input: JsonInput): JsonValue {
-  if (input === null || typeof input === 'boolean' || typeof input === 'string' || typeof input === 'bigint') {
+  if (
+    input === null ||
+    typeof input === 'boolean' ||
+    typeof input === 'string' ||
+    typeof input === 'bigint'
+  ) {
     return input;
   }
   if (typeof input === 'number') {
@@ -90,6 +95,7 @@ export function toPlain(v: JsonValue): unknown {
   if (v instanceof PyFloat) return v.value;
   if (Array.isArray(v)) return v.map(toPlain);
   const out: Record<string, unknown> = {};
-  for (const [k, x] of v) Object.defineProperty(out, k, { value: toPlain(x), enumerable: true, writable: true });
+  for (const [k, x] of v)
+    Object.defineProperty(out, k, { value: toPlain(x), enumerable: true, writable: true });
   return out;
 }

@@ -1,7 +1,7 @@
-import { type JsonObject, stringField, toJson } from './json-value.ts';
-import { newKeyRecord } from './keys-file.ts';
 import { fromBase64 } from '../encoding/bytes.ts';
 import { ProvaraError } from './errors.ts';
+import { type JsonObject, stringField, toJson } from './json-value.ts';
+import { newKeyRecord } from './keys-file.ts';
 import type { Vault } from './vault.ts';
 
 /**
@@ -34,7 +34,8 @@ export async function applyKeyEffects(vault: Vault, ev: JsonObject): Promise<voi
   } else if (type === 'KEY_PROMOTION') {
     const pub = fromBase64(stringField(payload, 'new_public_key_b64') ?? '');
     const algorithm = stringField(payload, 'algorithm');
-    if (!pub || (algorithm !== 'Ed25519' && algorithm !== 'ES256')) throw new ProvaraError('ROTATION_REFUSED', 'the promotion carries no usable key');
+    if (!pub || (algorithm !== 'Ed25519' && algorithm !== 'ES256'))
+      throw new ProvaraError('ROTATION_REFUSED', 'the promotion carries no usable key');
     const roles = payload.get('roles');
     const extras = payload.get('key_extras');
     const rec = newKeyRecord({

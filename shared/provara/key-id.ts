@@ -1,5 +1,5 @@
-import { ProvaraError } from './errors.ts';
 import { sha256Hex } from './digest.ts';
+import { ProvaraError } from './errors.ts';
 
 export const KEY_ID_PATTERN = /^bp1_[0-9a-f]{16}$/;
 
@@ -17,7 +17,10 @@ export const KEY_ID_PATTERN = /^bp1_[0-9a-f]{16}$/;
  */
 export async function keyIdFromPublicKey(raw: Uint8Array): Promise<string> {
   if (raw.length !== 32 && raw.length !== 65) {
-    throw new ProvaraError('KEY_INVALID', `a public key is 32 bytes (Ed25519) or 65 (P-256), not ${raw.length}`);
+    throw new ProvaraError(
+      'KEY_INVALID',
+      `a public key is 32 bytes (Ed25519) or 65 (P-256), not ${raw.length}`,
+    );
   }
   return `bp1_${(await sha256Hex(raw)).slice(0, 16)}`;
 }

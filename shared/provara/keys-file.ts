@@ -1,7 +1,7 @@
 import { fromBase64, toBase64 } from '../encoding/bytes.ts';
 import { ProvaraError } from './errors.ts';
-import { type JsonObject, type JsonValue, stringField, toJson } from './json-value.ts';
 import { parseJsonBytes } from './json-parse.ts';
+import { type JsonObject, type JsonValue, stringField, toJson } from './json-value.ts';
 import { pythonJsonIndent } from './python-json-indent.ts';
 
 /**

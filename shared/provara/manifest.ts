@@ -1,13 +1,18 @@
 import { canonicalize, compareCodePoints } from './canonical-json.ts';
 import { sha256Hex } from './digest.ts';
 import { ProvaraError } from './errors.ts';
-import { type JsonObject, stringField, toJson } from './json-value.ts';
 import { parseJsonBytes } from './json-parse.ts';
+import { type JsonObject, stringField, toJson } from './json-value.ts';
 import { type ManifestEntry, merkleRoot } from './merkle.ts';
 import type { VaultFiles } from './vault-files.ts';
 
 /** Files the manifest never lists (`manifest_generator.py`): itself, its signature, the root, private keys. */
-export const MANIFEST_EXCLUDED = new Set(['manifest.json', 'manifest.sig', 'merkle_root.txt', 'identity/private_keys.json']);
+export const MANIFEST_EXCLUDED = new Set([
+  'manifest.json',
+  'manifest.sig',
+  'merkle_root.txt',
+  'identity/private_keys.json',
+]);
 
 export interface Manifest {
   entries: ManifestEntry[];

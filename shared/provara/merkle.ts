@@ -18,7 +18,9 @@ export interface ManifestEntry {
 export async function merkleRoot(entries: readonly ManifestEntry[]): Promise<string> {
   if (entries.length === 0) return toHex(await sha256(new Uint8Array(0)));
   let level = await Promise.all(
-    entries.map((e) => sha256(canonicalBytes(toJson({ path: e.path, sha256: e.sha256, size: BigInt(e.size) })))),
+    entries.map((e) =>
+      sha256(canonicalBytes(toJson({ path: e.path, sha256: e.sha256, size: BigInt(e.size) }))),
+    ),
   );
   while (level.length > 1) {
     const next: Promise<Uint8Array>[] = [];

@@ -21,5 +21,7 @@ export function proposalBody(event: JsonObject): JsonObject {
 }
 
 export function multisigStatement(vaultUid: string, policyEventId: string, proposal: JsonObject): Uint8Array {
-  return canonicalBytes(toJson({ domain: DOMAIN, vault_uid: vaultUid, policy_event_id: policyEventId, proposal }));
+  return canonicalBytes(
+    toJson({ domain: DOMAIN, vault_uid: vaultUid, policy_event_id: policyEventId, proposal }),
+  );
 }

@@ -44,7 +44,8 @@ export function pyEquals(a: JsonValue | undefined, b: JsonValue | undefined): bo
     return Number.isInteger(f) && BigInt(f) === i;
   }
   if (a === null || typeof a === 'string') return a === b;
-  if (Array.isArray(a)) return Array.isArray(b) && a.length === b.length && a.every((x, i) => pyEquals(x, b[i]));
+  if (Array.isArray(a))
+    return Array.isArray(b) && a.length === b.length && a.every((x, i) => pyEquals(x, b[i]));
   if (!(a instanceof Map) || !(b instanceof Map) || a.size !== b.size) return false;
   for (const [k, v] of a) if (!b.has(k) || !pyEquals(v, b.get(k))) return false;
   return true;
@@ -93,7 +94,9 @@ function reprString(s: string): string {
 }
 
 /** Python `str.isspace` characters, which `float()` strips (JS `\s` differs: it has U+FEFF, lacks U+001C–1F). */
-const PY_SPACE = /^[\t\n\v\f\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+|[\t\n\v\f\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$/g;
+const PY_SPACE_CLASS =
+  '[\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]';
+const PY_SPACE = new RegExp(`^${PY_SPACE_CLASS}+|${PY_SPACE_CLASS}+$`, 'g');
 const PY_FLOAT_TEXT = /^[+-]?(?:(?:\d(?:_?\d)*)?\.\d(?:_?\d)*|\d(?:_?\d)*\.?)(?:[eE][+-]?\d(?:_?\d)*)?$/;
 const DECIMAL_DIGIT = /\p{Nd}/u;
 

@@ -48,14 +48,24 @@ export class Reducer {
       .toLowerCase();
     const namespace = NAMESPACES.has(ns) ? ns : 'local';
     const payloadValue = pyOr(event.get('payload'), new Map()) as JsonValue;
-    const handled = type === 'OBSERVATION' || type === 'ASSERTION' || type === 'ATTESTATION' || type === 'RETRACTION' || type === 'REDUCER_EPOCH';
+    const handled =
+      type === 'OBSERVATION' ||
+      type === 'ASSERTION' ||
+      type === 'ATTESTATION' ||
+      type === 'RETRACTION' ||
+      type === 'REDUCER_EPOCH';
     if (handled && !(payloadValue instanceof Map)) {
       // Python calls payload.get() and raises AttributeError: the reference cannot replay this log.
-      throw new ProvaraError('REDUCER_INPUT_INVALID', `event ${pyStr(eventId)} has a payload that is not an object`);
+      throw new ProvaraError(
+        'REDUCER_INPUT_INVALID',
+        `event ${pyStr(eventId)} has a payload that is not an object`,
+      );
     }
     const payload = payloadValue as JsonObject;
-    if (type === 'OBSERVATION') this.observation(eventId, actor, namespace, payload, DEFAULT_OBSERVATION_CONFIDENCE);
-    else if (type === 'ASSERTION') this.observation(eventId, actor, namespace, payload, DEFAULT_ASSERTION_CONFIDENCE);
+    if (type === 'OBSERVATION')
+      this.observation(eventId, actor, namespace, payload, DEFAULT_OBSERVATION_CONFIDENCE);
+    else if (type === 'ASSERTION')
+      this.observation(eventId, actor, namespace, payload, DEFAULT_ASSERTION_CONFIDENCE);
     else if (type === 'ATTESTATION') this.attestation(eventId, actor, payload);
     else if (type === 'RETRACTION') this.retraction(eventId, payload);
     else if (type === 'REDUCER_EPOCH') {
@@ -77,15 +87,21 @@ export class Reducer {
     return `${pyStr(subject as JsonValue)}:${pyStr(predicate as JsonValue)}`;
   }
 
-  private observation(eventId: JsonValue, actor: string, namespace: string, payload: JsonObject, defaultConf: number) {
+  private observation(
+    eventId: JsonValue,
+    actor: string,
+    namespace: string,
+    payload: JsonObject,
+    defaultConf: number,
+  ) {
     const key = this.beliefKey(payload);
     if (key === undefined) return;
     const value = payload.get('value') ?? null;
     const confidence = safeFloat(payload.get('confidence'), defaultConf);
     const ts = pyOr(payload.get('timestamp'), payload.get('timestamp_utc'));
     const tsText = ts === undefined || ts === null ? null : pyStr(ts);
-    let list = this.evidence.get(key);
-    if (!list) this.evidence.set(key, (list = []));
+    const list = this.evidence.get(key) ?? [];
+    this.evidence.set(key, list);
     list.push({ event_id: eventId, actor, namespace, timestamp_utc: tsText, value, confidence });
 
     const canon = this.canonical.get(key) as JsonObject | undefined;
@@ -120,8 +136,8 @@ export class Reducer {
   private archive(key: string, eventId: JsonValue, retracted: boolean): JsonObject | undefined {
     const existing = this.canonical.get(key) as JsonObject | undefined;
     if (existing === undefined) return undefined;
-    let list = this.archived.get(key) as JsonValue[] | undefined;
-    if (!list) this.archived.set(key, (list = []));
+    const list = (this.archived.get(key) as JsonValue[] | undefined) ?? [];
+    this.archived.set(key, list);
     const copy: JsonObject = structuredCloneJson(existing) as JsonObject;
     copy.set('superseded_by', eventId);
     if (retracted) copy.set('retracted', true);
@@ -159,8 +175,8 @@ export class Reducer {
     const byValue = new Map<string, JsonValue[]>();
     for (const ev of all) {
       const k = canonicalize(ev.value);
-      let l = byValue.get(k);
-      if (!l) byValue.set(k, (l = []));
+      const l = byValue.get(k) ?? [];
+      byValue.set(k, l);
       l.push(evidenceJson(ev));
     }
     const sorted: JsonObject = new Map([...byValue].sort(([a], [b]) => compareCodePoints(a, b)));
@@ -196,7 +212,11 @@ export class Reducer {
   }
 
   private reducerInfo(): JsonInputObject {
-    return { name: REDUCER_NAME, version: REDUCER_VERSION, conflict_confidence_threshold: new PyFloat(THRESHOLD) };
+    return {
+      name: REDUCER_NAME,
+      version: REDUCER_VERSION,
+      conflict_confidence_threshold: new PyFloat(THRESHOLD),
+    };
   }
 
   /**
@@ -236,7 +256,10 @@ function safeFloat(v: JsonValue | undefined, fallback: number): number {
   try {
     f = pyFloatOf(v);
   } catch {
-    throw new ProvaraError('REDUCER_INPUT_INVALID', 'a confidence is an integer too large for a float (Python raises OverflowError)');
+    throw new ProvaraError(
+      'REDUCER_INPUT_INVALID',
+      'a confidence is an integer too large for a float (Python raises OverflowError)',
+    );
   }
   return f === undefined || Number.isNaN(f) ? fallback : f;
 }

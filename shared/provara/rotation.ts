@@ -26,17 +26,28 @@ export interface NewKey {
  * after it. Pick an earlier boundary when the key was compromised at a known point; the default is the
  * current end of the log (a planned rotation).
  */
-export function rotationDrafts(vault: Vault, input: { revokedKeyId: string; newKey: NewKey; reason?: string; trustBoundaryEventId?: string }): EventDraft[] {
+export function rotationDrafts(
+  vault: Vault,
+  input: { revokedKeyId: string; newKey: NewKey; reason?: string; trustBoundaryEventId?: string },
+): EventDraft[] {
   const now = pythonUtcNow();
   const boundary = input.trustBoundaryEventId ?? vault.lastEventId;
-  if (!boundary || !vault.eventIds.has(boundary)) throw new ProvaraError('ROTATION_REFUSED', `trust boundary ${boundary} is not an event of this vault`);
-  if (!vault.key(input.revokedKeyId)) throw new ProvaraError('ROTATION_REFUSED', `key ${input.revokedKeyId} is not in keys.json`);
-  if (vault.key(input.newKey.keyId)) throw new ProvaraError('ROTATION_REFUSED', `key ${input.newKey.keyId} is already in keys.json`);
+  if (!boundary || !vault.eventIds.has(boundary))
+    throw new ProvaraError('ROTATION_REFUSED', `trust boundary ${boundary} is not an event of this vault`);
+  if (!vault.key(input.revokedKeyId))
+    throw new ProvaraError('ROTATION_REFUSED', `key ${input.revokedKeyId} is not in keys.json`);
+  if (vault.key(input.newKey.keyId))
+    throw new ProvaraError('ROTATION_REFUSED', `key ${input.newKey.keyId} is already in keys.json`);
   return [
     {
       type: 'KEY_REVOCATION',
       actor: ROTATION_ACTOR,
-      payload: { revoked_key_id: input.revokedKeyId, reason: input.reason ?? 'rotation', trust_boundary_event_id: boundary, revoked_at_utc: now },
+      payload: {
+        revoked_key_id: input.revokedKeyId,
+        reason: input.reason ?? 'rotation',
+        trust_boundary_event_id: boundary,
+        revoked_at_utc: now,
+      },
     },
     {
       type: 'KEY_PROMOTION',
@@ -64,10 +75,16 @@ export async function rotateKey(
   input: { revokedKeyId: string; newKey: NewKey; reason?: string; trustBoundaryEventId?: string },
   authority: Signer,
 ): Promise<JsonObject[]> {
-  if (vault.thresholdPolicyEventId) throw new ProvaraError('ROTATION_REFUSED', 'a threshold policy is in force: propose the rotation and collect cosignatures');
-  if (authority.keyId === input.revokedKeyId) throw new ProvaraError('ROTATION_REFUSED', 'the surviving key must sign, not the key being revoked');
+  if (vault.thresholdPolicyEventId)
+    throw new ProvaraError(
+      'ROTATION_REFUSED',
+      'a threshold policy is in force: propose the rotation and collect cosignatures',
+    );
+  if (authority.keyId === input.revokedKeyId)
+    throw new ProvaraError('ROTATION_REFUSED', 'the surviving key must sign, not the key being revoked');
   const auth = vault.key(authority.keyId);
-  if (!auth || auth.status !== 'active') throw new ProvaraError('ROTATION_REFUSED', `signer ${authority.keyId} is not an active key`);
+  if (auth?.status !== 'active')
+    throw new ProvaraError('ROTATION_REFUSED', `signer ${authority.keyId} is not an active key`);
   const drafts = rotationDrafts(vault, input);
   const promo = drafts[1]?.payload as Record<string, unknown>;
   promo.promoted_by = authority.keyId;
@@ -83,8 +100,10 @@ export async function rotateKey(
 
 /** Promotes an additional key (a second or third hardware holder) without revoking one. */
 export async function addKey(vault: Vault, newKey: NewKey, authority: Signer): Promise<JsonObject> {
-  if (vault.thresholdPolicyEventId) throw new ProvaraError('ROTATION_REFUSED', 'a threshold policy is in force: propose the promotion');
-  if (vault.key(newKey.keyId)) throw new ProvaraError('ROTATION_REFUSED', `key ${newKey.keyId} is already in keys.json`);
+  if (vault.thresholdPolicyEventId)
+    throw new ProvaraError('ROTATION_REFUSED', 'a threshold policy is in force: propose the promotion');
+  if (vault.key(newKey.keyId))
+    throw new ProvaraError('ROTATION_REFUSED', `key ${newKey.keyId} is already in keys.json`);
   const ev = await vault.append(promotionDraft(newKey, authority.keyId, null), authority);
   await applyKeyEffects(vault, ev);
   await vault.saveKeys();

@@ -26,7 +26,11 @@ export interface SessionGrant {
   maxEvents: number;
 }
 
-export function parseSessionGrant(eventId: string, index: number, payload: JsonObject): SessionGrant | string {
+export function parseSessionGrant(
+  eventId: string,
+  index: number,
+  payload: JsonObject,
+): SessionGrant | string {
   const sessionKeyId = stringField(payload, 'session_key_id');
   const pub = fromBase64(stringField(payload, 'session_public_key_b64') ?? '');
   const notBefore = parseUtc(stringField(payload, 'not_before_utc') ?? '');
@@ -34,13 +38,16 @@ export function parseSessionGrant(eventId: string, index: number, payload: JsonO
   const scope = payload.get('scope');
   const max = payload.get('max_events');
   if (!sessionKeyId || !KEY_ID_PATTERN.test(sessionKeyId)) return 'session_key_id is not a bp1_ key id';
-  if (!pub || pub.length !== 32) return 'session_public_key_b64 is not a 32-byte Ed25519 key';
-  if (Number.isNaN(notBefore) || Number.isNaN(expiresAt) || expiresAt <= notBefore) return 'the validity window is malformed';
+  if (pub?.length !== 32) return 'session_public_key_b64 is not a 32-byte Ed25519 key';
+  if (Number.isNaN(notBefore) || Number.isNaN(expiresAt) || expiresAt <= notBefore)
+    return 'the validity window is malformed';
   if (!(scope instanceof Map)) return 'scope is missing';
   const types = scope.get('types');
   const actors = scope.get('actors');
-  const strings = (v: unknown): v is string[] => Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'string');
-  if (!strings(types) || !strings(actors)) return 'scope.types and scope.actors must be non-empty string lists';
+  const strings = (v: unknown): v is string[] =>
+    Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'string');
+  if (!strings(types) || !strings(actors))
+    return 'scope.types and scope.actors must be non-empty string lists';
   if (typeof max !== 'bigint' || max < 1n) return 'max_events must be a positive integer';
   return {
     grantEventId: eventId,

@@ -29,11 +29,22 @@ export async function startSession(
   scope: { types: string[]; actors: string[]; ttlSeconds: number; maxEvents: number; actor?: string },
 ): Promise<Session> {
   const auth = vault.key(authority.keyId);
-  if (!auth || auth.status !== 'active' || auth.roles.includes('session')) {
-    throw new ProvaraError('SESSION_INVALID', `${authority.keyId} cannot grant sessions (unknown, revoked, or itself a session key)`);
+  if (auth?.status !== 'active' || auth.roles.includes('session')) {
+    throw new ProvaraError(
+      'SESSION_INVALID',
+      `${authority.keyId} cannot grant sessions (unknown, revoked, or itself a session key)`,
+    );
   }
-  if (!(scope.ttlSeconds > 0) || !(scope.maxEvents >= 1) || scope.types.length === 0 || scope.actors.length === 0) {
-    throw new ProvaraError('SESSION_INVALID', 'a session needs a positive lifetime, a positive event limit, and non-empty scopes');
+  if (
+    !(scope.ttlSeconds > 0) ||
+    !(scope.maxEvents >= 1) ||
+    scope.types.length === 0 ||
+    scope.actors.length === 0
+  ) {
+    throw new ProvaraError(
+      'SESSION_INVALID',
+      'a session needs a positive lifetime, a positive event limit, and non-empty scopes',
+    );
   }
   const signer = await ephemeralSigner();
   const now = new Date();
@@ -64,7 +75,9 @@ export async function startSession(
       roles: ['session'],
       scopes: scope.types,
       createdAt: pythonUtcNow(now),
-      extras: toJson({ session: { grant_event_id: grantEventId, expires_at_utc: pythonUtcNow(expiresAt) } }) as JsonObject,
+      extras: toJson({
+        session: { grant_event_id: grantEventId, expires_at_utc: pythonUtcNow(expiresAt) },
+      }) as JsonObject,
     }),
   );
   await vault.saveKeys();

@@ -39,9 +39,12 @@ export function writeProof(obj: JsonObject, proof: SignatureProof): void {
   }
 }
 
-export function readProof(obj: JsonObject): { ok: true; proof: SignatureProof } | { ok: false; reason: MemberFailure } {
+export function readProof(
+  obj: JsonObject,
+): { ok: true; proof: SignatureProof } | { ok: false; reason: MemberFailure } {
   const sigText = obj.get('sig');
-  if (sigText === undefined || sigText === null || sigText === '') return { ok: false, reason: 'SIGNATURE_MISSING' };
+  if (sigText === undefined || sigText === null || sigText === '')
+    return { ok: false, reason: 'SIGNATURE_MISSING' };
   // Strict base64: Python's lenient b64decode drops stray characters, which lets two texts be one signature.
   const signature = typeof sigText === 'string' ? fromBase64(sigText) : undefined;
   if (!signature) return { ok: false, reason: 'SIGNATURE_FORMAT' };
@@ -62,6 +65,12 @@ export function readProof(obj: JsonObject): { ok: true; proof: SignatureProof } 
   }
   return {
     ok: true,
-    proof: { format: 'webauthn.v1', signature, authenticatorData: ad, credentialId: cred, alg: alg === -8n ? -8 : -7 },
+    proof: {
+      format: 'webauthn.v1',
+      signature,
+      authenticatorData: ad,
+      credentialId: cred,
+      alg: alg === -8n ? -8 : -7,
+    },
   };
 }

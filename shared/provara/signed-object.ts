@@ -49,7 +49,11 @@ export async function verifyObjectProof(obj: JsonObject, key: KeyRecord): Promis
 }
 
 /** Verifies a proof over explicit message bytes (cosignatures sign a statement, not their own object). */
-export async function verifyProof(proof: SignatureProof, key: KeyRecord, message: Uint8Array): Promise<ProofResult> {
+export async function verifyProof(
+  proof: SignatureProof,
+  key: KeyRecord,
+  message: Uint8Array,
+): Promise<ProofResult> {
   const pub = key.publicKey;
   if (!pub) return { ok: false, reason: 'KEY_ALGORITHM_UNSUPPORTED' };
   if (proof.format === 'ed25519') {
@@ -59,7 +63,8 @@ export async function verifyProof(proof: SignatureProof, key: KeyRecord, message
       : { ok: false, reason: 'SIGNATURE_INVALID' };
   }
   if (!key.fido2) return { ok: false, reason: 'WEBAUTHN_KEY_NOT_FIDO2' };
-  if (!sameBytes(key.fido2.credentialId, proof.credentialId)) return { ok: false, reason: 'WEBAUTHN_CREDENTIAL_MISMATCH' };
+  if (!sameBytes(key.fido2.credentialId, proof.credentialId))
+    return { ok: false, reason: 'WEBAUTHN_CREDENTIAL_MISMATCH' };
   const expectedAlg = key.algorithm === 'Ed25519' ? -8 : key.algorithm === 'ES256' ? -7 : undefined;
   if (expectedAlg !== proof.alg) return { ok: false, reason: 'KEY_ALGORITHM_UNSUPPORTED' };
   const a = await verifyAssertion({

@@ -5,7 +5,14 @@ import { toJson } from './json-value.ts';
  * The vault tree Provara's bootstrap writes (PROVARA.md §4.1). The compliance suite requires these
  * directories and files (tests 01–02); policy contents follow the reference so a Python tool reads them.
  */
-export const REQUIRED_DIRS = ['identity', 'events', 'state', 'artifacts', 'artifacts/cas', 'policies'] as const;
+export const REQUIRED_DIRS = [
+  'identity',
+  'events',
+  'state',
+  'artifacts',
+  'artifacts/cas',
+  'policies',
+] as const;
 export const REQUIRED_FILES = [
   'identity/genesis.json',
   'identity/keys.json',
@@ -35,9 +42,22 @@ export function safetyPolicy(): JsonObject {
   return toJson({
     action_classes: {
       L0: { description: 'data-only/reversible', offline_allowed: true, approval: 'local_reducer' },
-      L1: { description: 'low-kinetic', offline_allowed: true, approval: 'local_reducer+policy', review_on_sync: true },
-      L2: { description: 'high-kinetic', offline_allowed: 'within_lease', approval: 'multi_sensor+signed_policy' },
-      L3: { description: 'irreversible/human-space', offline_allowed: false, approval: 'remote_signature_or_mfa' },
+      L1: {
+        description: 'low-kinetic',
+        offline_allowed: true,
+        approval: 'local_reducer+policy',
+        review_on_sync: true,
+      },
+      L2: {
+        description: 'high-kinetic',
+        offline_allowed: 'within_lease',
+        approval: 'multi_sensor+signed_policy',
+      },
+      L3: {
+        description: 'irreversible/human-space',
+        offline_allowed: false,
+        approval: 'remote_signature_or_mfa',
+      },
     },
     merge_ratchet: 'most_restrictive_wins',
     loosen_requires: 'signed_policy_update_by_top_authority',

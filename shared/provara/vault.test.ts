@@ -16,9 +16,32 @@ const enc = new TextEncoder();
 
 async function vaultWithEvents() {
   const v = await memoryVault();
-  await v.vault.append({ type: 'OBSERVATION', actor: 'sensor', payload: { subject: 'door', predicate: 'state', value: 'open', confidence: pyFloat(0.9) } }, v.root);
-  await v.vault.append({ type: 'ATTESTATION', actor: 'admin', payload: { subject: 'door', predicate: 'state', value: 'open' } }, v.root);
-  await v.vault.append({ type: 'OBSERVATION', actor: 'sensor', payload: { subject: 'temp', predicate: 'c', value: pyFloat(1e-7), big: 123456789012345678901n, confidence: pyFloat(1) } }, v.root);
+  await v.vault.append(
+    {
+      type: 'OBSERVATION',
+      actor: 'sensor',
+      payload: { subject: 'door', predicate: 'state', value: 'open', confidence: pyFloat(0.9) },
+    },
+    v.root,
+  );
+  await v.vault.append(
+    { type: 'ATTESTATION', actor: 'admin', payload: { subject: 'door', predicate: 'state', value: 'open' } },
+    v.root,
+  );
+  await v.vault.append(
+    {
+      type: 'OBSERVATION',
+      actor: 'sensor',
+      payload: {
+        subject: 'temp',
+        predicate: 'c',
+        value: pyFloat(1e-7),
+        big: 123456789012345678901n,
+        confidence: pyFloat(1),
+      },
+    },
+    v.root,
+  );
   await v.vault.flush();
   return v;
 }
@@ -47,7 +70,13 @@ describe('our vaults (software Ed25519)', () => {
     expect(await keyIdFromPublicKey(pub)).toBe(key.get('key_id'));
     for (const line of eventLines(files)) {
       const ev = parseJson(line) as JsonObject;
-      expect(await ed25519Verify(pub, fromBase64(ev.get('sig') as string) as Uint8Array, canonicalBytes(without(ev, 'sig')))).toBe(true);
+      expect(
+        await ed25519Verify(
+          pub,
+          fromBase64(ev.get('sig') as string) as Uint8Array,
+          canonicalBytes(without(ev, 'sig')),
+        ),
+      ).toBe(true);
     }
   });
 
@@ -70,12 +99,19 @@ describe('tampering is rejected with its reason', () => {
       const line = lines[i] as string;
       // flip a byte inside the payload (a value character), keeping the line parseable JSON
       const at = line.indexOf('"payload":{') + 13;
-      const flipped = line.slice(0, at) + String.fromCharCode(line.charCodeAt(at) ^ 0x01) + line.slice(at + 1);
-      setEventLines(files, lines.map((l, j) => (j === i ? flipped : l)));
+      const flipped =
+        line.slice(0, at) + String.fromCharCode(line.charCodeAt(at) ^ 0x01) + line.slice(at + 1);
+      setEventLines(
+        files,
+        lines.map((l, j) => (j === i ? flipped : l)),
+      );
       const r = await verifyVault(files);
       expect(r.ok, `line ${i + 1}`).toBe(false);
       const c = codes(r);
-      expect(c.has('MALFORMED_EVENT_LINE') || (c.has('EVENT_ID_MISMATCH') && c.has('SIGNATURE_INVALID')), `line ${i + 1}: ${[...c]}`).toBe(true);
+      expect(
+        c.has('MALFORMED_EVENT_LINE') || (c.has('EVENT_ID_MISMATCH') && c.has('SIGNATURE_INVALID')),
+        `line ${i + 1}: ${[...c]}`,
+      ).toBe(true);
       expect(c.has('MANIFEST_HASH_MISMATCH')).toBe(true);
     }
   });
@@ -105,7 +141,9 @@ describe('tampering is rejected with its reason', () => {
     const lines = eventLines(files);
     lines.splice(2, 1);
     setEventLines(files, lines);
-    expect(codes(await verifyVault(files))).toEqual(new Set(['ORPHAN_CHAIN_REFERENCE', 'MANIFEST_SIZE_MISMATCH', 'MANIFEST_HASH_MISMATCH']));
+    expect(codes(await verifyVault(files))).toEqual(
+      new Set(['ORPHAN_CHAIN_REFERENCE', 'MANIFEST_SIZE_MISMATCH', 'MANIFEST_HASH_MISMATCH']),
+    );
   });
 
   it('a swapped public key in keys.json: the id no longer matches and every signature fails', async () => {
@@ -113,18 +151,34 @@ describe('tampering is rejected with its reason', () => {
     const other = await ephemeralSigner();
     const text = new TextDecoder().decode(files.files.get('identity/keys.json'));
     const b64 = Buffer.from(other.publicKey).toString('base64');
-    files.files.set('identity/keys.json', enc.encode(text.replace(/"public_key_b64": "[^"]+"/, `"public_key_b64": "${b64}"`)));
+    files.files.set(
+      'identity/keys.json',
+      enc.encode(text.replace(/"public_key_b64": "[^"]+"/, `"public_key_b64": "${b64}"`)),
+    );
     const r = await verifyVault(files);
-    expect(codes(r)).toEqual(new Set(['KEY_ID_MISMATCH', 'SIGNATURE_INVALID', 'MANIFEST_HASH_MISMATCH', 'MANIFEST_SIG_INVALID']));
+    expect(codes(r)).toEqual(
+      new Set(['KEY_ID_MISMATCH', 'SIGNATURE_INVALID', 'MANIFEST_HASH_MISMATCH', 'MANIFEST_SIG_INVALID']),
+    );
   });
 
   it('a key added to keys.json by hand cannot sign: KEY_NOT_AUTHORIZED', async () => {
     const { files, vault } = await vaultWithEvents();
     const intruder = await ephemeralSigner();
     const { newKeyRecord } = await import('./keys-file.ts');
-    vault.keys.keys.push(newKeyRecord({ keyId: intruder.keyId, algorithm: 'Ed25519', publicKey: intruder.publicKey, roles: ['root'], createdAt: 'x' }));
+    vault.keys.keys.push(
+      newKeyRecord({
+        keyId: intruder.keyId,
+        algorithm: 'Ed25519',
+        publicKey: intruder.publicKey,
+        roles: ['root'],
+        createdAt: 'x',
+      }),
+    );
     await vault.saveKeys();
-    await vault.append({ type: 'OBSERVATION', actor: 'intruder', payload: { subject: 'a', predicate: 'b', value: 1 } }, intruder);
+    await vault.append(
+      { type: 'OBSERVATION', actor: 'intruder', payload: { subject: 'a', predicate: 'b', value: 1 } },
+      intruder,
+    );
     await vault.flush();
     expect(codes(await verifyVault(files))).toEqual(new Set(['KEY_NOT_AUTHORIZED']));
   });
@@ -134,7 +188,9 @@ describe('tampering is rejected with its reason', () => {
     const lines = eventLines(files);
     lines[3] = (lines[3] as string).replace(/,"sig":"[^"]+"/, '');
     setEventLines(files, lines);
-    expect(codes(await verifyVault(files))).toEqual(new Set(['SIGNATURE_MISSING', 'MANIFEST_SIZE_MISMATCH', 'MANIFEST_HASH_MISMATCH']));
+    expect(codes(await verifyVault(files))).toEqual(
+      new Set(['SIGNATURE_MISSING', 'MANIFEST_SIZE_MISMATCH', 'MANIFEST_HASH_MISMATCH']),
+    );
   });
 
   it('a webauthn member smuggled onto a Profile A event: SIG_FORMAT_UNKNOWN', async () => {
@@ -152,7 +208,9 @@ describe('tampering is rejected with its reason', () => {
   it('a line that is not JSON: MALFORMED_EVENT_LINE (Provara drops it silently)', async () => {
     const { files } = await vaultWithEvents();
     setEventLines(files, [...eventLines(files), '{"type":']);
-    expect(codes(await verifyVault(files))).toEqual(new Set(['MALFORMED_EVENT_LINE', 'MANIFEST_SIZE_MISMATCH', 'MANIFEST_HASH_MISMATCH']));
+    expect(codes(await verifyVault(files))).toEqual(
+      new Set(['MALFORMED_EVENT_LINE', 'MANIFEST_SIZE_MISMATCH', 'MANIFEST_HASH_MISMATCH']),
+    );
   });
 
   it('a duplicated line: DUPLICATE_EVENT_ID', async () => {
@@ -165,6 +223,8 @@ describe('tampering is rejected with its reason', () => {
 
   it('a pinned root key that differs: ROOT_KEY_NOT_PINNED', async () => {
     const { files } = await vaultWithEvents();
-    expect(codes(await verifyVault(files, { expectedRootKeyId: 'bp1_0000000000000000' }))).toEqual(new Set(['ROOT_KEY_NOT_PINNED']));
+    expect(codes(await verifyVault(files, { expectedRootKeyId: 'bp1_0000000000000000' }))).toEqual(
+      new Set(['ROOT_KEY_NOT_PINNED']),
+    );
   });
 });

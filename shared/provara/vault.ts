@@ -3,14 +3,21 @@ import { ProvaraError } from './errors.ts';
 import { computeEventId } from './event-id.ts';
 import { EVENTS_PATH, readEventLog } from './event-log.ts';
 import { isValidEventType, THRESHOLD_POLICY_TYPE } from './extension-types.ts';
-import { parseThresholdPolicy, type ThresholdPolicy } from './threshold-policy.ts';
 import { parseJsonBytes } from './json-parse.ts';
 import { type JsonInput, type JsonObject, pyFloat, stringField, toJson } from './json-value.ts';
-import { type KeyRecord, type KeysFile, emptyKeysFile, newKeyRecord, parseKeysFile, serializeKeysFile } from './keys-file.ts';
+import {
+  emptyKeysFile,
+  type KeyRecord,
+  type KeysFile,
+  newKeyRecord,
+  parseKeysFile,
+  serializeKeysFile,
+} from './keys-file.ts';
 import { writeManifest } from './manifest.ts';
 import { pythonJsonIndent } from './python-json-indent.ts';
 import type { Signer } from './signature-proof.ts';
 import { prepareForSigner, signObject } from './signed-object.ts';
+import { parseThresholdPolicy, type ThresholdPolicy } from './threshold-policy.ts';
 import { pythonUtcNow } from './timestamp.ts';
 import type { VaultFiles } from './vault-files.ts';
 import {
@@ -78,7 +85,10 @@ export class Vault {
   }
 
   /** Creates a vault as Provara's bootstrap does: layout, policies, GENESIS, the seed OBSERVATION, manifest.sig. */
-  static async init(files: VaultFiles, opts: { signer: Signer; uid?: string; actor?: string; now?: Date }): Promise<Vault> {
+  static async init(
+    files: VaultFiles,
+    opts: { signer: Signer; uid?: string; actor?: string; now?: Date },
+  ): Promise<Vault> {
     if ((await files.read(EVENTS_PATH)) || (await files.read(KEYS_PATH))) {
       throw new ProvaraError('VAULT_EXISTS', 'the directory already holds a vault');
     }
@@ -126,7 +136,12 @@ export class Vault {
       signer,
     );
     const root = await writeManifest(files, now);
-    const sig = toJson({ merkle_root: root, key_id: signer.keyId, spec_version: '1.0', signed_at_utc: now }) as JsonObject;
+    const sig = toJson({
+      merkle_root: root,
+      key_id: signer.keyId,
+      spec_version: '1.0',
+      signed_at_utc: now,
+    }) as JsonObject;
     prepareForSigner(sig, signer);
     await signObject(sig, signer);
     await files.write('manifest.sig', enc.encode(pythonJsonIndent(sig)));
@@ -137,14 +152,16 @@ export class Vault {
     const keysBytes = await files.read(KEYS_PATH);
     const genesisBytes = await files.read(GENESIS_PATH);
     const log = await files.read(EVENTS_PATH);
-    if (!keysBytes || !genesisBytes || !log) throw new ProvaraError('VAULT_NOT_FOUND', 'not a Provara vault (identity/ or events/ missing)');
+    if (!keysBytes || !genesisBytes || !log)
+      throw new ProvaraError('VAULT_NOT_FOUND', 'not a Provara vault (identity/ or events/ missing)');
     const genesis = parseJsonBytes(genesisBytes);
     const uid = genesis instanceof Map ? stringField(genesis, 'uid') : undefined;
     const root = genesis instanceof Map ? stringField(genesis, 'root_key_id') : undefined;
     if (!uid || !root) throw new ProvaraError('VAULT_FILE_INVALID', 'genesis.json lacks uid or root_key_id');
     const vault = new Vault(files, uid, root, parseKeysFile(keysBytes), new Map(), new Map(), new Set());
     for (const l of readEventLog(log)) {
-      if (!(l.value instanceof Map)) throw new ProvaraError('EVENT_INVALID', `events.ndjson line ${l.line} does not parse; run verify`);
+      if (!(l.value instanceof Map))
+        throw new ProvaraError('EVENT_INVALID', `events.ndjson line ${l.line} does not parse; run verify`);
       vault.track(l.value);
     }
     return vault;
@@ -161,10 +178,14 @@ export class Vault {
   /** Builds the unsigned event for `draft` as the next event of its actor (no state changes). */
   async build(draft: EventDraft, signer: Pick<Signer, 'keyId' | 'format'>): Promise<JsonObject> {
     if (!isValidEventType(draft.type)) {
-      throw new ProvaraError('EVENT_INVALID', `event type ${draft.type} is neither core, upper-case, nor reverse-domain`);
+      throw new ProvaraError(
+        'EVENT_INVALID',
+        `event type ${draft.type} is neither core, upper-case, nor reverse-domain`,
+      );
     }
     const payload = toJson(draft.payload);
-    if (!(payload instanceof Map)) throw new ProvaraError('EVENT_INVALID', 'the payload must be a JSON object');
+    if (!(payload instanceof Map))
+      throw new ProvaraError('EVENT_INVALID', 'the payload must be a JSON object');
     const ev = toJson({
       type: draft.type,
       namespace: draft.namespace ?? (CANONICAL_NS.has(draft.type) ? 'canonical' : 'local'),
@@ -213,7 +234,10 @@ export class Vault {
   async appendSigned(ev: JsonObject): Promise<void> {
     const actor = stringField(ev, 'actor') ?? '';
     if ((ev.get('prev_event_hash') ?? null) !== this.headOf(actor)) {
-      throw new ProvaraError('PROPOSAL_INVALID', `the proposal no longer extends actor ${actor}'s chain; propose again`);
+      throw new ProvaraError(
+        'PROPOSAL_INVALID',
+        `the proposal no longer extends actor ${actor}'s chain; propose again`,
+      );
     }
     await this.files.append(EVENTS_PATH, enc.encode(`${canonicalize(ev)}\n`));
     this.track(ev);

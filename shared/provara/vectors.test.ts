@@ -11,7 +11,9 @@ import { keyIdFromPublicKey } from './key-id.ts';
 import { merkleRoot } from './merkle.ts';
 import { Reducer, replayStateHash } from './reducer.ts';
 
-const doc = parseJson(readFileSync('../shared/vectors/provara/test_vectors/vectors.json', 'utf8')) as JsonObject;
+const doc = parseJson(
+  readFileSync('../shared/vectors/provara/test_vectors/vectors.json', 'utf8'),
+) as JsonObject;
 const vector = (id: string) => {
   const v = (doc.get('vectors') as JsonObject[]).find((x) => x.get('id') === id);
   if (!v) throw new Error(`no vector ${id}`);
@@ -46,7 +48,9 @@ describe('vectors.json (upstream, all 7)', () => {
     message.set('actor_key_id', input.get('key_id') as string);
     const pub = fromBase64(input.get('public_key_b64') as string) as Uint8Array;
     const sig = fromBase64(v.expected) as Uint8Array;
-    expect(new TextDecoder().decode(canonicalBytes(message))).toBe('{"actor_key_id":"bp1_5c99599d178e7632","data":"sign me"}');
+    expect(new TextDecoder().decode(canonicalBytes(message))).toBe(
+      '{"actor_key_id":"bp1_5c99599d178e7632","data":"sign me"}',
+    );
     expect(await ed25519Verify(pub, sig, canonicalBytes(message))).toBe(true);
     expect(await keyIdFromPublicKey(pub)).toBe(input.get('key_id'));
     // and not over the bare message or its hash
@@ -71,13 +75,18 @@ describe('vectors.json (upstream, all 7)', () => {
 
 describe('documented hashes (PROVARA.md §4.2–4.3)', () => {
   it('the empty state hash is 6d2d9200…9823', async () => {
-    expect(await new Reducer().stateHash()).toBe('6d2d920098d4f30c2a0aa1065e05d75e5a02d4fcd78a5cf5b04e47ad07449823');
+    expect(await new Reducer().stateHash()).toBe(
+      '6d2d920098d4f30c2a0aa1065e05d75e5a02d4fcd78a5cf5b04e47ad07449823',
+    );
   });
   it('an empty Merkle tree is SHA-256("")', async () => {
     expect(await merkleRoot([])).toBe('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
   });
   it('local confidences are floats: writing 1 instead of 1.0 gives provara-ts’s wrong 7212887… hash', async () => {
-    const events = readFileSync('../shared/vectors/provara/vaults/reference_backpack/events/events.ndjson', 'utf8')
+    const events = readFileSync(
+      '../shared/vectors/provara/vaults/reference_backpack/events/events.ndjson',
+      'utf8',
+    )
       .trim()
       .split('\n')
       .map((l) => parseJson(l));
@@ -91,7 +100,9 @@ describe('documented hashes (PROVARA.md §4.2–4.3)', () => {
     hashable.delete('metadata');
     metadata.delete('state_hash');
     hashable.set('metadata_partial', metadata);
-    const asProvaraTs = new TextDecoder().decode(canonicalBytes(hashable)).replace('"confidence":1.0', '"confidence":1');
+    const asProvaraTs = new TextDecoder()
+      .decode(canonicalBytes(hashable))
+      .replace('"confidence":1.0', '"confidence":1');
     expect((await sha256Hex(utf8.encode(asProvaraTs))).startsWith('7212887')).toBe(true);
   });
 });

@@ -111,6 +111,10 @@ export interface VerifyReport {
   rootKeyId: string | undefined;
 }
 
-export function finding(code: VerifyReason, message: string, at: Omit<Finding, 'code' | 'provaraCode' | 'message'> = {}): Finding {
+export function finding(
+  code: VerifyReason,
+  message: string,
+  at: Omit<Finding, 'code' | 'provaraCode' | 'message'> = {},
+): Finding {
   return { code, provaraCode: VERIFY_REASONS[code], message, ...at };
 }

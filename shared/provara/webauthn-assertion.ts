@@ -36,7 +36,13 @@ export function parseAuthenticatorData(b: Uint8Array): AuthenticatorData | undef
   const flags = b[32] ?? 0;
   if (flags & (FLAG_AT | FLAG_ED)) return undefined;
   const signCount = new DataView(b.buffer, b.byteOffset + 33, 4).getUint32(0);
-  return { rpIdHash: b.slice(0, 32), flags, userPresent: (flags & FLAG_UP) !== 0, userVerified: (flags & FLAG_UV) !== 0, signCount };
+  return {
+    rpIdHash: b.slice(0, 32),
+    flags,
+    userPresent: (flags & FLAG_UP) !== 0,
+    userVerified: (flags & FLAG_UV) !== 0,
+    signCount,
+  };
 }
 
 export async function rpIdHash(rpId: string): Promise<Uint8Array> {
@@ -57,7 +63,8 @@ export async function verifyAssertion(input: {
 }): Promise<{ ok: true; authData: AuthenticatorData } | { ok: false; reason: AssertionFailure }> {
   const authData = parseAuthenticatorData(input.authenticatorData);
   if (!authData) return { ok: false, reason: 'WEBAUTHN_AUTH_DATA_MALFORMED' };
-  if (!equalBytes(authData.rpIdHash, await rpIdHash(input.rpId))) return { ok: false, reason: 'WEBAUTHN_RP_ID_MISMATCH' };
+  if (!equalBytes(authData.rpIdHash, await rpIdHash(input.rpId)))
+    return { ok: false, reason: 'WEBAUTHN_RP_ID_MISMATCH' };
   if (!authData.userPresent) return { ok: false, reason: 'WEBAUTHN_USER_NOT_PRESENT' };
   const signed = concatBytes(input.authenticatorData, await sha256(input.message));
   const ok =
@@ -76,8 +83,19 @@ async function es256Verify(publicKey: Uint8Array, der: Uint8Array, message: Uint
   const rs = derToP1363(der);
   if (!rs || publicKey.length !== 65 || publicKey[0] !== 0x04) return false;
   try {
-    const key = await crypto.subtle.importKey('raw', publicKey as Uint8Array<ArrayBuffer>, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['verify']);
-    return await crypto.subtle.verify({ name: 'ECDSA', hash: 'SHA-256' }, key, rs as Uint8Array<ArrayBuffer>, message as Uint8Array<ArrayBuffer>);
+    const key = await crypto.subtle.importKey(
+      'raw',
+      publicKey as Uint8Array<ArrayBuffer>,
+      { name: 'ECDSA', namedCurve: 'P-256' },
+      false,
+      ['verify'],
+    );
+    return await crypto.subtle.verify(
+      { name: 'ECDSA', hash: 'SHA-256' },
+      key,
+      rs as Uint8Array<ArrayBuffer>,
+      message as Uint8Array<ArrayBuffer>,
+    );
   } catch {
     return false;
   }

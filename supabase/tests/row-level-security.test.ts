@@ -53,17 +53,26 @@ describe('row level security and privileges', () => {
 
   it('covers every table of the schema', () => {
     expect(tables).toEqual([
+      'action_approvals',
+      'admin_credentials',
       'attestation_challenges',
       'attestation_policies',
       'attestations',
       'audit_events',
+      'audit_log',
+      'audit_log_heads',
+      'audit_log_queue',
+      'audit_vault',
       'ek_trust_anchors',
       'install_tokens',
       'node_credentials',
       'node_identities',
+      'pending_actions',
       'pending_activations',
+      'webauthn_challenges',
     ]);
-    expect(functions.length).toBe(23);
+    // 23 + the signed audit log (4) + admin keys and approvals (8).
+    expect(functions.length).toBe(35);
   });
 
   it('has RLS enabled on every table', async () => {

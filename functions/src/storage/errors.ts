@@ -22,6 +22,10 @@ export const STORAGE_ERROR_CODES = [
   'NODE_REVOKED',
   'NOT_FOUND',
   'CONFLICT',
+  'ACTION_NOT_FOUND',
+  'ACTION_EXPIRED',
+  'ACTION_NOT_PENDING',
+  'APPROVAL_INVALID',
 ] as const satisfies readonly ErrorCode[];
 
 export type StorageErrorCode = (typeof STORAGE_ERROR_CODES)[number];

@@ -1,5 +1,14 @@
 import type {
+  AddAdminCredentialInput,
   AddEkAnchorInput,
+  AdminCredential,
+  AdminCredentialKey,
+  ApproveActionInput,
+  AuditLogEntry,
+  AuditLogInitInput,
+  AuditLogState,
+  CreatePendingActionInput,
+  PendingAction,
   AttestationOutcome,
   AttestationPolicy,
   BeginInstallInput,
@@ -116,6 +125,34 @@ export interface Storage {
 
   /** `purge_expired_records`: housekeeping for a scheduler. */
   purgeExpiredRecords(retentionSeconds?: number): Promise<PurgeResult>;
+
+  // Signed audit log (issue 12) ----------------------------------------------------------------------
+  /** `audit_log_state`: identity, head lines, up to `limit` queued audit rows. */
+  auditLogState(limit?: number): Promise<AuditLogState>;
+  /** `audit_log_init`: creates the vault unless it exists; returns the root key id in force. */
+  auditLogInit(input: AuditLogInitInput): Promise<{ uid: string; rootKeyId: string; created: boolean }>;
+  /** `audit_log_append`. CONFLICT when the log grew since `expectedCount` (another fold won). */
+  auditLogAppend(expectedCount: number, entries: AuditLogEntry[]): Promise<number>;
+  /** `audit_log_lines`: signed lines after `afterSeq`, in order. */
+  auditLogLines(afterSeq?: number, limit?: number): Promise<{ seq: number; line: string }[]>;
+
+  // Admin security keys and approvals (issue 12) -----------------------------------------------------
+  /** `approval_quorum_status`: administrators with an active key. */
+  approvalQuorumStatus(): Promise<{ enrolledAdmins: number; activeCredentials: number }>;
+  /** `begin_webauthn_registration`: a single-use 5-minute challenge. */
+  beginWebauthnRegistration(adminUserId: string, challengeHash: string): Promise<{ expiresAt: string }>;
+  /** `add_admin_credential`. CHALLENGE_INVALID, CHALLENGE_EXPIRED, CONFLICT. */
+  addAdminCredential(input: AddAdminCredentialInput): Promise<AdminCredential>;
+  /** `list_admin_credentials` (one, by credential id, when given). */
+  listAdminCredentials(credentialId?: string): Promise<AdminCredentialKey[]>;
+  /** `create_pending_action`. */
+  createPendingAction(input: CreatePendingActionInput): Promise<PendingAction>;
+  /** `get_pending_action`. ACTION_NOT_FOUND. */
+  getPendingAction(id: string): Promise<PendingAction>;
+  /** `list_pending_actions`. */
+  listPendingActions(status?: 'pending' | 'expired' | 'executed' | null): Promise<PendingAction[]>;
+  /** `approve_pending_action`. ACTION_NOT_FOUND, ACTION_NOT_PENDING, ACTION_EXPIRED, APPROVAL_INVALID, + the action's own. */
+  approvePendingAction(input: ApproveActionInput): Promise<{ action: PendingAction; counted: boolean }>;
 }
 
 /** The database could not be reached (connection refused, timeout, pool exhausted). */

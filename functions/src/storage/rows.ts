@@ -1,5 +1,7 @@
 import type { RpcRow } from './rpc.ts';
 import type {
+  ActionApproval,
+  AdminCredential,
   AllowedPcrValues,
   AttestationPolicy,
   ClockInfo,
@@ -13,6 +15,7 @@ import type {
   PcrMode,
   PcrSelection,
   PcrValues,
+  PendingAction,
   Tier,
 } from './types.ts';
 
@@ -168,5 +171,51 @@ export function ekAnchor(row: RpcRow): EkAnchor {
     fingerprint: text(row, 'fingerprint'),
     createdBy: textOrNull(row, 'created_by'),
     createdAt: time(row, 'created_at'),
+  };
+}
+
+export function array<T>(row: RpcRow, column: string): T[] {
+  const v = row[column];
+  return Array.isArray(v) ? (v as T[]) : fail(row, column, 'array');
+}
+
+/** The JSON objects the approval functions return (jsonb_build_object, same in both drivers). */
+export function adminCredential(o: Record<string, unknown>): AdminCredential {
+  return {
+    id: text(o, 'id'),
+    adminUserId: text(o, 'admin_user_id'),
+    adminLabel: text(o, 'admin_label'),
+    credentialId: text(o, 'credential_id'),
+    keyId: text(o, 'key_id'),
+    algorithm: int(o, 'algorithm'),
+    label: text(o, 'label'),
+    status: oneOf(o, 'status', ['active', 'pending', 'revoked']),
+    createdAt: time(o, 'created_at'),
+    lastUsedAt: timeOrNull(o, 'last_used_at'),
+  };
+}
+
+export function pendingAction(o: Record<string, unknown>): PendingAction {
+  return {
+    id: text(o, 'id'),
+    kind: oneOf(o, 'kind', ['node.reactivate', 'policy.relax', 'ek_anchor.add', 'admin_credential.activate']),
+    params: object(o, 'params'),
+    statement: text(o, 'statement'),
+    digest: text(o, 'digest'),
+    threshold: int(o, 'threshold'),
+    requestedBy: text(o, 'requested_by'),
+    status: oneOf(o, 'status', ['pending', 'executed', 'expired']),
+    result: objectOrNull(o, 'result'),
+    createdAt: time(o, 'created_at'),
+    expiresAt: time(o, 'expires_at'),
+    executedAt: timeOrNull(o, 'executed_at'),
+    approvals: array<Record<string, unknown>>(o, 'approvals').map(
+      (a): ActionApproval => ({
+        adminUserId: text(a, 'admin_user_id'),
+        adminLabel: textOrNull(a, 'admin_label'),
+        credentialId: text(a, 'credential_id'),
+        approvedAt: time(a, 'approved_at'),
+      }),
+    ),
   };
 }

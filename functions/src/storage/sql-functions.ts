@@ -2,7 +2,14 @@ import { throwReportedError } from './errors.ts';
 import type { Storage } from './port.ts';
 import * as r from './rows.ts';
 import type { Rpc, RpcRow } from './rpc.ts';
-import type { ListInput } from './types.ts';
+import type { AuditEventRow, AuditLogEntry, ListInput } from './types.ts';
+
+const entryArg = (e: AuditLogEntry) => ({
+  event_id: e.eventId,
+  actor: e.actor,
+  line: e.line,
+  audit_event_id: e.auditEventId,
+});
 
 /**
  * The storage port over the SQL functions, given an adapter's `rpc` primitive. Each method is one
@@ -268,6 +275,125 @@ export function createSqlFunctionStorage(rpc: Rpc, ping: () => Promise<void>): S
         challengesDeleted: r.int(row, 'challenges_deleted'),
         activationsDeleted: r.int(row, 'activations_deleted'),
       };
+    },
+
+    async auditLogState(limit = 500) {
+      const row = await one('audit_log_state', { p_limit: limit });
+      const uid = r.textOrNull(row, 'uid');
+      return {
+        vault: uid
+          ? {
+              uid,
+              rootKeyId: r.text(row, 'root_key_id'),
+              genesisJson: r.text(row, 'genesis_json'),
+              keysJson: r.text(row, 'keys_json'),
+            }
+          : null,
+        eventCount: r.intOrNull(row, 'event_count') ?? 0,
+        headLines: r.array<string>(row, 'head_lines'),
+        pending: r.array<AuditEventRow>(row, 'pending'),
+        pendingTotal: r.int(row, 'pending_total'),
+      };
+    },
+
+    async auditLogInit(input) {
+      const row = await one('audit_log_init', {
+        p_uid: input.uid,
+        p_root_key_id: input.rootKeyId,
+        p_public_key_b64: input.publicKeyB64,
+        p_genesis_json: input.genesisJson,
+        p_keys_json: input.keysJson,
+        p_entries: input.entries.map(entryArg),
+      });
+      return { uid: r.text(row, 'uid'), rootKeyId: r.text(row, 'root_key_id'), created: r.bool(row, 'created') };
+    },
+
+    async auditLogAppend(expectedCount, entries) {
+      const row = await one('audit_log_append', { p_expected_count: expectedCount, p_entries: entries.map(entryArg) });
+      return r.int(row, 'event_count');
+    },
+
+    async auditLogLines(afterSeq = 0, limit = 100_000) {
+      return (await rpc('audit_log_lines', { p_after_seq: afterSeq, p_limit: limit })).map((row) => ({
+        seq: r.int(row, 'seq'),
+        line: r.text(row, 'line'),
+      }));
+    },
+
+    async approvalQuorumStatus() {
+      const row = await one('approval_quorum_status', {});
+      return { enrolledAdmins: r.int(row, 'enrolled_admins'), activeCredentials: r.int(row, 'active_credentials') };
+    },
+
+    async beginWebauthnRegistration(adminUserId, challengeHash) {
+      const row = await one('begin_webauthn_registration', {
+        p_admin_user_id: adminUserId,
+        p_challenge_hash: challengeHash,
+      });
+      return { expiresAt: r.time(row, 'expires_at') };
+    },
+
+    async addAdminCredential(input) {
+      const row = await one('add_admin_credential', {
+        p_admin_user_id: input.adminUserId,
+        p_admin_label: input.adminLabel,
+        p_challenge_hash: input.challengeHash,
+        p_credential_id: input.credentialId,
+        p_public_key_cose: input.publicKeyCose,
+        p_key_id: input.keyId,
+        p_algorithm: input.algorithm,
+        p_sign_count: input.signCount,
+        p_transports: input.transports,
+        p_label: input.label,
+        p_threshold: input.threshold,
+      });
+      return r.adminCredential(r.object(row, 'credential'));
+    },
+
+    async listAdminCredentials(credentialId) {
+      return (await rpc('list_admin_credentials', { p_credential_id: credentialId ?? null })).map((row) => ({
+        ...r.adminCredential(r.object(row, 'credential')),
+        publicKeyCose: r.text(row, 'public_key_cose'),
+        signCount: r.int(row, 'sign_count'),
+        transports: r.array<string>(row, 'transports'),
+      }));
+    },
+
+    async createPendingAction(input) {
+      const row = await one('create_pending_action', {
+        p_id: input.id,
+        p_kind: input.kind,
+        p_params: input.params,
+        p_statement: input.statement,
+        p_digest: input.digest,
+        p_threshold: input.threshold,
+        p_expires_at: input.expiresAt,
+        p_actor: input.actor,
+      });
+      return r.pendingAction(r.object(row, 'action'));
+    },
+
+    async getPendingAction(id) {
+      return r.pendingAction(r.object(await one('get_pending_action', { p_id: id }), 'action'));
+    },
+
+    async listPendingActions(status) {
+      return (await rpc('list_pending_actions', { p_status: status ?? null })).map((row) =>
+        r.pendingAction(r.object(row, 'action')),
+      );
+    },
+
+    async approvePendingAction(input) {
+      const row = await one('approve_pending_action', {
+        p_id: input.actionId,
+        p_digest: input.digest,
+        p_admin_user_id: input.adminUserId,
+        p_credential_id: input.credentialId,
+        p_sign_count: input.signCount,
+        p_evidence: input.evidence,
+        p_actor: input.actor,
+      });
+      return { action: r.pendingAction(r.object(row, 'action')), counted: r.bool(row, 'counted') };
     },
   };
 }

@@ -289,3 +289,146 @@ export interface PurgeResult {
   challengesDeleted: number;
   activationsDeleted: number;
 }
+
+// Signed audit log (issue 12) -------------------------------------------------------------------------
+
+/** One audit_events row as the fold pass reads it (snake_case columns, as stored). */
+export interface AuditEventRow {
+  id: number;
+  occurred_at: string;
+  source: string;
+  action: string;
+  actor: string | null;
+  db_role: string;
+  auth_uid: string | null;
+  node_id: string | null;
+  install_token_id: string | null;
+  old_status: string | null;
+  new_status: string | null;
+  reason: string | null;
+  details: Record<string, unknown>;
+}
+
+export interface AuditVaultIdentity {
+  uid: string;
+  rootKeyId: string;
+  genesisJson: string;
+  keysJson: string;
+}
+
+export interface AuditLogState {
+  /** Null before the first fold created the vault. */
+  vault: AuditVaultIdentity | null;
+  eventCount: number;
+  /** The newest line of every actor (canonical JSON), in log order. */
+  headLines: string[];
+  /** Queued audit rows, oldest first (at most the requested limit). */
+  pending: AuditEventRow[];
+  pendingTotal: number;
+}
+
+export interface AuditLogEntry {
+  eventId: string;
+  actor: string;
+  line: string;
+  auditEventId: number | null;
+}
+
+export interface AuditLogInitInput {
+  uid: string;
+  rootKeyId: string;
+  publicKeyB64: string;
+  genesisJson: string;
+  keysJson: string;
+  entries: AuditLogEntry[];
+}
+
+// Admin security keys and approvals (issue 12) ---------------------------------------------------------
+
+export type AdminCredentialStatus = 'active' | 'pending' | 'revoked';
+
+export interface AdminCredential {
+  id: string;
+  adminUserId: string;
+  adminLabel: string;
+  /** base64url. */
+  credentialId: string;
+  keyId: string;
+  algorithm: number;
+  label: string;
+  status: AdminCredentialStatus;
+  createdAt: Timestamp;
+  lastUsedAt: Timestamp | null;
+}
+
+/** A credential with what assertion verification needs. */
+export interface AdminCredentialKey extends AdminCredential {
+  /** COSE_Key, base64url. */
+  publicKeyCose: string;
+  signCount: number;
+  transports: string[];
+}
+
+export interface AddAdminCredentialInput {
+  adminUserId: string;
+  adminLabel: string;
+  challengeHash: Sha256Hex;
+  credentialId: string;
+  publicKeyCose: string;
+  keyId: string;
+  algorithm: number;
+  signCount: number;
+  transports: string[];
+  label: string;
+  /** ADMIN_APPROVAL_THRESHOLD: decides active (bootstrap) or pending (quorum in force). */
+  threshold: number;
+}
+
+export type PendingActionKind = 'node.reactivate' | 'policy.relax' | 'ek_anchor.add' | 'admin_credential.activate';
+export type PendingActionStatus = 'pending' | 'executed' | 'expired';
+
+export interface ActionApproval {
+  adminUserId: string;
+  adminLabel: string | null;
+  credentialId: string;
+  approvedAt: Timestamp;
+}
+
+export interface PendingAction {
+  id: string;
+  kind: PendingActionKind;
+  params: Record<string, unknown>;
+  statement: string;
+  digest: Sha256Hex;
+  threshold: number;
+  requestedBy: string;
+  status: PendingActionStatus;
+  result: Record<string, unknown> | null;
+  createdAt: Timestamp;
+  expiresAt: Timestamp;
+  executedAt: Timestamp | null;
+  approvals: ActionApproval[];
+}
+
+export interface CreatePendingActionInput {
+  id: string;
+  kind: PendingActionKind;
+  params: Record<string, unknown>;
+  statement: string;
+  digest: Sha256Hex;
+  threshold: number;
+  expiresAt: Timestamp;
+  actor: string;
+}
+
+export interface ApproveActionInput {
+  actionId: string;
+  /** The digest the assertion's challenge carried. */
+  digest: Sha256Hex;
+  adminUserId: string;
+  credentialId: string;
+  signCount: number;
+  /** The verified assertion, for the signed log. */
+  evidence: Record<string, unknown>;
+  actor: string;
+}

@@ -1,11 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { generateSigningKeySet } from '../../../scripts/lib/dev-secrets.ts';
+import { generateAuditSigningKey, generateSigningKeySet } from '../../../scripts/lib/dev-secrets.ts';
 import { ConfigError, loadConfig } from '../../src/config.ts';
 
 const base = async () => ({
   JWT_ISSUER: 'https://noderr.example',
   NODE_JWT_KEYS: await generateSigningKeySet(),
   SUPABASE_JWT_SECRET: 'x'.repeat(40),
+  // Required in production (the default ENVIRONMENT) since the signed audit log (issue 12).
+  AUDIT_SIGNING_KEY: generateAuditSigningKey(),
 });
 
 describe('Worker configuration', () => {
@@ -35,6 +37,26 @@ describe('Worker configuration', () => {
     }
     expect(message).toMatch(/NODE_JWT_KEYS/);
     expect(message).not.toContain('c2VjcmV0LXZhbHVl');
+  });
+
+  it('requires AUDIT_SIGNING_KEY in production but not in development, naming it without a value', async () => {
+    const { AUDIT_SIGNING_KEY: _a, ...rest } = await base();
+    expect(() => loadConfig(rest)).toThrow(/AUDIT_SIGNING_KEY/);
+    expect(loadConfig({ ...rest, ENVIRONMENT: 'development' }).AUDIT_SIGNING_KEY).toBeUndefined();
+    let message = '';
+    try {
+      loadConfig({ ...rest, AUDIT_SIGNING_KEY: 'not-a-seed' });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toMatch(/AUDIT_SIGNING_KEY/);
+    expect(message).not.toContain('not-a-seed');
+  });
+
+  it('defaults the approval quorum to 2 and the WebAuthn rp id to the first dApp origin host', async () => {
+    const config = loadConfig({ ...(await base()), DAPP_ORIGINS: 'https://admin.example:8443,https://b.example' });
+    expect(config.ADMIN_APPROVAL_THRESHOLD).toBe(2);
+    expect(config.webauthnRpId).toBe('admin.example');
   });
 
   it('requires a way to verify admin tokens', async () => {

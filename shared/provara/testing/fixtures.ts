@@ -1,7 +1,7 @@
 import type { Signer } from '../signature-proof.ts';
 import { ephemeralSigner } from '../software-signer.ts';
-import { MemoryVaultFiles } from '../vault-files.ts';
 import { Vault } from '../vault.ts';
+import { MemoryVaultFiles } from '../vault-files.ts';
 
 /** A fresh in-memory vault with a software root key, for tests and benches. */
 export async function memoryVault(): Promise<{ files: MemoryVaultFiles; vault: Vault; root: Signer }> {

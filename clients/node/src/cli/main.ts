@@ -83,6 +83,11 @@ async function readToken(arg: string | undefined, io: CliIo, warn: (s: string) =
 
 /** Runs the CLI; resolves with the exit code. `signal` stops `run` (the bin wires SIGTERM/SIGINT to it). */
 export async function main(argv: string[], io: CliIo = processIo, signal?: AbortSignal): Promise<number> {
+  // `mastr …` has its own commands and options (clients/node/src/mastr/cli/).
+  if (argv[0] === 'mastr')
+    return (await import('../mastr/cli/mastr-cli.ts')).runMastr(argv.slice(1), io, signal);
+  // `provara …`: signed Provara vaults and hardware keys (clients/node/src/provara/cli.ts).
+  if (argv[0] === 'provara') return (await import('../provara/cli.ts')).runProvaraCommand(argv.slice(1), io);
   let json = argv.includes('--json');
   let out = makeOutput(io, json);
   try {

@@ -23,7 +23,8 @@ export class Channel {
   }
 
   setKey(key: Uint8Array): void {
-    if (key.length !== 16) throw new MastrError('KEY_INVALID', `session key must be 16 bytes, got ${key.length}`);
+    if (key.length !== 16)
+      throw new MastrError('KEY_INVALID', `session key must be 16 bytes, got ${key.length}`);
     this.key = key.slice();
   }
 

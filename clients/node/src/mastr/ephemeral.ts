@@ -12,9 +12,12 @@ export class Ephemeral {
   /** 64 bytes X ‖ Y. */
   readonly publicRaw: Uint8Array;
 
-  constructor() {
+  /** A fresh key; `privateKey` (32 bytes) only for known-answer tests. */
+  constructor(privateKey?: Uint8Array) {
     this.ecdh = createECDH('prime256v1');
-    const pub = this.ecdh.generateKeys(); // 04 ‖ X ‖ Y, fixed length
+    if (privateKey) this.ecdh.setPrivateKey(privateKey);
+    else this.ecdh.generateKeys();
+    const pub = this.ecdh.getPublicKey(); // 04 ‖ X ‖ Y, fixed length
     this.publicRaw = new Uint8Array(pub.subarray(1));
   }
 

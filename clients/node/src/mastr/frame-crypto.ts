@@ -11,8 +11,13 @@ import { MastrError } from './errors.ts';
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 
-export function encryptFrameBody(key: Uint8Array, inner: Uint8Array, iv: Uint8Array = randomBytes(12)): Uint8Array {
-  if (key.length !== 16) throw new MastrError('KEY_INVALID', `session key must be 16 bytes, got ${key.length}`);
+export function encryptFrameBody(
+  key: Uint8Array,
+  inner: Uint8Array,
+  iv: Uint8Array = randomBytes(12),
+): Uint8Array {
+  if (key.length !== 16)
+    throw new MastrError('KEY_INVALID', `session key must be 16 bytes, got ${key.length}`);
   if (iv.length !== IV_BYTES) throw new MastrError('KEY_INVALID', `IV must be 12 bytes, got ${iv.length}`);
   const c = createCipheriv('aes-128-gcm', key, iv, { authTagLength: TAG_BYTES });
   const ct = Buffer.concat([c.update(inner), c.final()]);
@@ -25,7 +30,8 @@ export function encryptFrameBody(key: Uint8Array, inner: Uint8Array, iv: Uint8Ar
 
 /** Returns the inner frame; FRAME_DECRYPT_FAILED when too short for IV+tag or the tag does not verify. */
 export function decryptFrameBody(key: Uint8Array, body: Uint8Array): Uint8Array {
-  if (key.length !== 16) throw new MastrError('KEY_INVALID', `session key must be 16 bytes, got ${key.length}`);
+  if (key.length !== 16)
+    throw new MastrError('KEY_INVALID', `session key must be 16 bytes, got ${key.length}`);
   if (body.length < GCM_OVERHEAD) {
     throw new MastrError(
       'FRAME_DECRYPT_FAILED',

@@ -1,4 +1,4 @@
-import { ESC, ESC_XOR, EOF, MAX_FRAME_BYTES, MAX_PAYLOAD, SOF } from './constants.ts';
+import { EOF, ESC, ESC_XOR, MAX_FRAME_BYTES, MAX_PAYLOAD, SOF } from './constants.ts';
 import { MastrError } from './errors.ts';
 
 /**
@@ -43,7 +43,10 @@ export interface InnerFrame {
 /** Validates in the firmware's order: total ≥ 4, then `len == total − 4`, then the checksum. */
 export function decodeInnerFrame(bytes: Uint8Array): InnerFrame {
   if (bytes.length < 4) {
-    throw new MastrError('FRAME_TOO_SHORT', `frame of ${bytes.length} bytes is shorter than the 4-byte minimum`);
+    throw new MastrError(
+      'FRAME_TOO_SHORT',
+      `frame of ${bytes.length} bytes is shorter than the 4-byte minimum`,
+    );
   }
   const len = (bytes[1]! << 8) | bytes[2]!;
   if (len !== bytes.length - 4) {

@@ -69,6 +69,12 @@ export interface HostStateMachineOptions {
   sessionKey?: Uint8Array;
 }
 
+/** Failures inside the machine are MastrErrors; anything else is a bug and propagates. */
+function asMastrError(e: unknown): MastrError {
+  if (e instanceof MastrError) return e;
+  throw e;
+}
+
 export class HostStateMachine {
   private readonly channel = new Channel();
   private readonly tokenPub: Uint8Array;
@@ -80,7 +86,10 @@ export class HostStateMachine {
 
   constructor(options: HostStateMachineOptions) {
     if (options.tokenPub.length !== 64) {
-      throw new MastrError('KEY_INVALID', `token public key must be 64 bytes, got ${options.tokenPub.length}`);
+      throw new MastrError(
+        'KEY_INVALID',
+        `token public key must be 64 bytes, got ${options.tokenPub.length}`,
+      );
     }
     this.tokenPub = options.tokenPub.slice();
     this.debugFrames = options.debugFrames;
@@ -104,7 +113,9 @@ export class HostStateMachine {
     this.ephemeral = ephemeral;
     this.reattesting = false;
     this.state = 'await-token-share';
-    return [this.write(MSG.H2T_ECDH_SHARE, encodeEcdhShare({ ephemeralPub: ephemeral.publicRaw, signature }))];
+    return [
+      this.write(MSG.H2T_ECDH_SHARE, encodeEcdhShare({ ephemeralPub: ephemeral.publicRaw, signature })),
+    ];
   }
 
   /** Answers the challenge: 0x31 `hash ‖ r‖s`. */
@@ -173,12 +184,16 @@ export class HostStateMachine {
     if (this.state === 'failed') return;
     switch (this.state) {
       case 'await-token-share':
-        if (type === MSG.T2H_ECDH_SHARE) return this.onFirstTokenShare(payload, out);
+        if (type === MSG.T2H_ECDH_SHARE) {
+          this.onFirstTokenShare(payload, out);
+          return;
+        }
         break;
       case 'await-ping':
         if (type === MSG.T2H_CHANNEL_VERIFY_REQUEST) {
           if (!startsWith(payload, PING)) {
-            return this.fail(out, new MastrError('MESSAGE_MALFORMED', 'channel check payload is not "ping"'));
+            this.fail(out, new MastrError('MESSAGE_MALFORMED', 'channel check payload is not "ping"'));
+            return;
           }
           this.state = 'await-challenge';
           out.push(this.write(MSG.H2T_CHANNEL_VERIFY_RESPONSE, PONG));
@@ -192,7 +207,7 @@ export class HostStateMachine {
             this.state = 'await-integrity-signature';
             out.push({ kind: 'need-integrity', nonce });
           } catch (e) {
-            this.fail(out, e as MastrError);
+            this.fail(out, asMastrError(e));
           }
           return;
         }
@@ -201,7 +216,11 @@ export class HostStateMachine {
         if (type === MSG.T2H_BOOT_OK) {
           out.push(this.write(MSG.H2T_BOOT_OK_ACK));
           this.state = 'runtime';
-          out.push({ kind: 'attested', reattestation: this.reattesting, sessionKey: this.channel.currentKey! });
+          out.push({
+            kind: 'attested',
+            reattestation: this.reattesting,
+            sessionKey: this.channel.currentKey!,
+          });
           return;
         }
         break;
@@ -210,7 +229,10 @@ export class HostStateMachine {
           out.push({ kind: 'heartbeat-ack' });
           return;
         }
-        if (type === MSG.T2H_ECDH_SHARE) return this.onReattestShare(payload, out);
+        if (type === MSG.T2H_ECDH_SHARE) {
+          this.onReattestShare(payload, out);
+          return;
+        }
         break;
     }
     out.push({ kind: 'unexpected', type, phase: this.state });
@@ -236,7 +258,7 @@ export class HostStateMachine {
       this.state = 'await-ping';
       out.push({ kind: 'session-key', key });
     } catch (e) {
-      this.fail(out, e as MastrError);
+      this.fail(out, asMastrError(e));
     }
   }
 
@@ -247,7 +269,7 @@ export class HostStateMachine {
       this.state = 'await-reattest-share';
       out.push({ kind: 'need-reattest-share' });
     } catch (e) {
-      this.fail(out, e as MastrError);
+      this.fail(out, asMastrError(e));
     }
   }
 

@@ -39,8 +39,10 @@ export function decodeIntegrityChallenge(payload: Uint8Array): Uint8Array {
 
 /** What the host signs for integrity: `hash (32) ‖ nonce (4, exactly as received)`. */
 export function integritySignedBytes(hash: Uint8Array, nonce: Uint8Array): Uint8Array {
-  if (hash.length !== 32) throw new MastrError('MESSAGE_MALFORMED', `hash must be 32 bytes, got ${hash.length}`);
-  if (nonce.length !== 4) throw new MastrError('MESSAGE_MALFORMED', `nonce must be 4 bytes, got ${nonce.length}`);
+  if (hash.length !== 32)
+    throw new MastrError('MESSAGE_MALFORMED', `hash must be 32 bytes, got ${hash.length}`);
+  if (nonce.length !== 4)
+    throw new MastrError('MESSAGE_MALFORMED', `nonce must be 4 bytes, got ${nonce.length}`);
   const out = new Uint8Array(36);
   out.set(hash, 0);
   out.set(nonce, 32);
@@ -54,7 +56,10 @@ export interface IntegrityResponse {
 
 export function encodeIntegrityResponse(r: IntegrityResponse): Uint8Array {
   if (r.hash.length !== 32 || r.signature.length !== 64) {
-    throw new MastrError('MESSAGE_MALFORMED', 'integrity response needs a 32-byte hash and a 64-byte signature');
+    throw new MastrError(
+      'MESSAGE_MALFORMED',
+      'integrity response needs a 32-byte hash and a 64-byte signature',
+    );
   }
   const out = new Uint8Array(96);
   out.set(r.hash, 0);

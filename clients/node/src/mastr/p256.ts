@@ -20,7 +20,8 @@ export function leftPad(bytes: Uint8Array, size = 32, what = 'value'): Uint8Arra
 
 /** `X ‖ Y` → a verifying KeyObject. Points not on P-256 are KEY_INVALID. */
 export function publicKeyFromRaw(raw: Uint8Array, what = 'public key'): KeyObject {
-  if (raw.length !== 64) throw new MastrError('KEY_INVALID', `${what} must be 64 bytes X‖Y, got ${raw.length}`);
+  if (raw.length !== 64)
+    throw new MastrError('KEY_INVALID', `${what} must be 64 bytes X‖Y, got ${raw.length}`);
   try {
     return createPublicKey({
       key: {

@@ -1,4 +1,14 @@
-import { appendFile, mkdir, readdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
+import {
+  appendFile,
+  mkdir,
+  readdir,
+  readFile,
+  realpath,
+  rename,
+  rm,
+  stat,
+  writeFile,
+} from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import type { VaultFiles } from '../../../../shared/provara/vault-files.ts';
 
@@ -18,7 +28,8 @@ export class FsVaultFiles implements VaultFiles {
     try {
       return new Uint8Array(await readFile(this.abs(path)));
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'EISDIR') return undefined;
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'EISDIR')
+        return undefined;
       throw e;
     }
   }
