@@ -3,10 +3,10 @@
  * over many calls on a warm process; the figures in the README and issue notes come from here.
  */
 import { cpus, totalmem } from 'node:os';
+import { benchProvaraWithSoftHsm } from '../clients/node/src/provara/bench-softhsm.ts';
 import { benchMakeCredential, benchVerifyEkCertificate } from '../shared/tpm2/bench/credential.bench.ts';
 import { benchVerifyQuote } from '../shared/tpm2/bench/verify-quote.bench.ts';
 import { benchEventLog } from '../shared/tpm2/eventlog/bench.ts';
-import { benchProvaraWithSoftHsm } from '../clients/node/src/provara/bench-softhsm.ts';
 import { benchHeartbeat } from '../supabase/bench/heartbeat.bench.ts';
 import { benchApi } from './bench/api.bench.ts';
 import { applyMigrations } from './lib/migrations.ts';
