@@ -1,20 +1,36 @@
 import { Hono } from 'hono';
 import linuxInstaller from '../../../installers/linux/install.sh';
+import windowsInstaller from '../../../installers/windows/install.ps1';
 import type { AppEnv } from '../app-env.ts';
 
 /**
- * `GET /install/linux`: the Linux installer, for `curl -fsSL <api>/install/linux | bash -s -- <TOKEN>`.
- * The script's default API URL becomes the origin that served it, so the one-liner needs no --api-url.
+ * The installers, served so that one command installs a node:
+ * - `GET /install/linux`: `curl -fsSL <api>/install/linux | bash -s -- <TOKEN>`;
+ * - `GET /install/windows.ps1`: `Invoke-WebRequest <api>/install/windows.ps1 -OutFile install-noderr.ps1`.
+ * Each script's default API URL (one marked line) becomes the origin that served it, so the one-liner
+ * needs no --api-url; `x-content-sha256` lets a cautious operator check what they fetched.
  */
-const DEFAULT_URL_LINE = /^NODERR_DEFAULT_API_URL="[^"]*"(.*)$/m;
+const ORIGIN = /^https?:\/\/[A-Za-z0-9.:[\]-]+$/;
+const LINUX_DEFAULT = /^NODERR_DEFAULT_API_URL="[^"]*"(.*)$/m;
+const WINDOWS_DEFAULT = /^\$NoderrDefaultApiUrl = '[^']*'(.*)$/m;
+
+function withOrigin(
+  script: string,
+  line: RegExp,
+  render: (origin: string) => string,
+  origin: string,
+): string {
+  // The origin is embedded in a quoted shell/PowerShell string: allow nothing that could close it.
+  if (!ORIGIN.test(origin)) throw new Error('refusing to embed an unexpected origin');
+  return script.replace(line, (_match, rest: string) => `${render(origin)}${rest}`);
+}
 
 export function withDefaultApiUrl(script: string, origin: string): string {
-  if (!/^https?:\/\/[A-Za-z0-9.:[\]-]+$/.test(origin))
-    throw new Error('refusing to embed an unexpected origin');
-  return script.replace(
-    DEFAULT_URL_LINE,
-    (_line, rest: string) => `NODERR_DEFAULT_API_URL="${origin}"${rest}`,
-  );
+  return withOrigin(script, LINUX_DEFAULT, (o) => `NODERR_DEFAULT_API_URL="${o}"`, origin);
+}
+
+export function withDefaultApiUrlPs1(script: string, origin: string): string {
+  return withOrigin(script, WINDOWS_DEFAULT, (o) => `$NoderrDefaultApiUrl = '${o}'`, origin);
 }
 
 async function sha256Hex(text: string): Promise<string> {
@@ -22,10 +38,20 @@ async function sha256Hex(text: string): Promise<string> {
   return Array.from(new Uint8Array(d), (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-export const installers = new Hono<AppEnv>().get('/linux', async (c) => {
-  const script = withDefaultApiUrl(linuxInstaller, new URL(c.req.url).origin);
-  c.header('content-type', 'text/x-shellscript; charset=utf-8');
-  c.header('cache-control', 'no-store');
-  c.header('x-content-sha256', await sha256Hex(script));
-  return c.body(script);
-});
+async function serve(body: string, contentType: string): Promise<Response> {
+  return new Response(body, {
+    headers: {
+      'content-type': contentType,
+      'cache-control': 'no-store',
+      'x-content-sha256': await sha256Hex(body),
+    },
+  });
+}
+
+export const installers = new Hono<AppEnv>()
+  .get('/linux', (c) =>
+    serve(withDefaultApiUrl(linuxInstaller, new URL(c.req.url).origin), 'text/x-shellscript; charset=utf-8'),
+  )
+  .get('/windows.ps1', (c) =>
+    serve(withDefaultApiUrlPs1(windowsInstaller, new URL(c.req.url).origin), 'text/plain; charset=utf-8'),
+  );

@@ -23,3 +23,17 @@ describe('GET /install/linux', () => {
     expect(() => withDefaultApiUrl(linuxInstaller, 'https://x";rm -rf /;"')).toThrow();
   });
 });
+
+describe('GET /install/windows.ps1', () => {
+  it('serves the repository PowerShell installer with the serving origin as its default API URL', async () => {
+    const { default: windowsInstaller } = await import('../../../installers/windows/install.ps1');
+    const res = await call('GET', '/install/windows.ps1');
+    expect(res.status).toBe(200);
+    const served = String(res.body);
+    expect(served).toContain("$NoderrDefaultApiUrl = 'https://api.test'");
+    expect(served.replace("$NoderrDefaultApiUrl = 'https://api.test'", 'X')).toBe(
+      windowsInstaller.replace(/\$NoderrDefaultApiUrl = '[^']*'/, 'X'),
+    );
+    expect(res.headers.get('x-content-sha256')).toMatch(/^[0-9a-f]{64}$/);
+  });
+});
