@@ -87,15 +87,16 @@ $NoderrWellKnownSids = @{
 # Decisions that do not need Windows: pure functions over their arguments (README mirrors them).
 # ---------------------------------------------------------------------------------------------------
 
-# The eight steps. Skip = the option that skips the step; DoneAt = the stage from which a re-run skips it.
+# The eight steps. Skip = the option that skips the step; DoneAt = the stage from which a re-run skips it
+# (the other steps are idempotent and run again on a re-run).
 $NoderrSteps = @(
     @{ N = 1; Title = 'Checking the environment'; Skip = ''; DoneAt = ''; Does = 'Windows edition and build, Administrator, GET /api/v1/health, install token checked with install/config (not used up)' }
     @{ N = 2; Title = 'Checking the hardware'; Skip = ''; DoneAt = ''; Does = 'Get-Tpm present, enabled and ready; Win32_Tpm SpecVersion 2.0; CPU cores, RAM, disk against the minimums' }
     @{ N = 3; Title = 'Installing dependencies'; Skip = ''; DoneAt = ''; Does = 'Node.js LTS with winget when node is missing or older than 20; Docker engine present, running, Linux containers' }
     @{ N = 4; Title = 'Installing the node agent'; Skip = ''; DoneAt = ''; Does = 'data directory with an ACL for SYSTEM and Administrators only; GET /agent/noderr-agent.mjs, SHA-256 checked against x-content-sha256; koffi with npm; noderr-agent tpm info over TBS' }
     @{ N = 5; Title = 'Registering the node (TPM attestation)'; Skip = ''; DoneAt = 'registered'; Does = 'noderr-agent register with the token on stdin: EK, AK and node key, quote, credential activation' }
-    @{ N = 6; Title = 'Protecting credentials and installing the agent task'; Skip = ''; DoneAt = 'services'; Does = 'ACL of the data directory verified; scheduled task \noderr\noderr-agent (at startup, SYSTEM, restart on failure) running noderr-agent run' }
-    @{ N = 7; Title = 'Setting up Docker'; Skip = 'NoDocker'; DoneAt = 'services'; Does = 'docker pull of the tier image, network noderr, node.env (no secrets), container noderr-node with --restart unless-stopped' }
+    @{ N = 6; Title = 'Protecting credentials and installing the agent task'; Skip = ''; DoneAt = ''; Does = 'ACL of the data directory verified; scheduled task \noderr\noderr-agent (at startup, SYSTEM, restart on failure) running noderr-agent run' }
+    @{ N = 7; Title = 'Setting up Docker'; Skip = 'NoDocker'; DoneAt = ''; Does = 'docker pull of the tier image, network noderr, node.env (no secrets), container noderr-node with --restart unless-stopped' }
     @{ N = 8; Title = 'Starting and checking'; Skip = ''; DoneAt = ''; Does = 'one noderr-agent heartbeat, start the scheduled task, container running, summary' }
 )
 
@@ -1140,10 +1141,16 @@ function Confirm-NoderrInstall {
 function Start-NoderrLog {
     if ($script:Opt.DryRun) { return }
     $logs = Join-Path $script:Opt.DataDir 'logs'
+    $kind = 'install'
+    # -Uninstall removes the data directory: its log goes to the TEMP directory instead.
+    if ($script:Opt.Uninstall) {
+        $logs = $env:TEMP
+        $kind = 'noderr-uninstall'
+    }
     try {
-        if (-not (Test-Path -LiteralPath $script:Opt.DataDir)) { Protect-NoderrDirectory -Path $script:Opt.DataDir }
+        if (-not $script:Opt.Uninstall -and -not (Test-Path -LiteralPath $script:Opt.DataDir)) { Protect-NoderrDirectory -Path $script:Opt.DataDir }
         if (-not (Test-Path -LiteralPath $logs)) { New-Item -ItemType Directory -Path $logs -Force | Out-Null }
-        $script:LogFile = Join-Path $logs ('install-' + (Get-Date).ToString('yyyyMMdd-HHmmss') + '.log')
+        $script:LogFile = Join-Path $logs ($kind + '-' + (Get-Date).ToString('yyyyMMdd-HHmmss') + '.log')
         Start-Transcript -LiteralPath $script:LogFile -Append | Out-Null
         Write-Verbose "noderr installer $NoderrVersion; api=$($script:Opt.ApiUrl) install=$($script:Opt.InstallDir) data=$($script:Opt.DataDir) no-docker=$($script:Opt.NoDocker)"
     }
@@ -1231,7 +1238,8 @@ function Invoke-NoderrInstall {
     $state.NodeExe = $script:NodeExe
 
     Write-NoderrStep -N 5 -Title 'Registering the node (TPM attestation)'
-    if ($registered) {
+    $plan = Get-NoderrStepPlan -NoDocker $script:Opt.NoDocker -Stage $state.Stage
+    if ($plan[4].Action -eq 'skip') {
         $st = Invoke-NoderrAgent -Arguments @('status')
         if ($st.ExitCode -ne 0) { Stop-NoderrAgentFailure -Result $st -What 'status' }
         Write-NoderrOk "Already registered: node $($st.Json.nodeId) (tier $($st.Json.tier))"

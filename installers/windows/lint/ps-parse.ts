@@ -60,6 +60,7 @@ export function lineOf(node: Node): number {
 
 /** Node types that only wrap one expression (PowerShell's precedence ladder). */
 const WRAPPERS = new Set([
+  'left_assignment_expression',
   'pipeline',
   'pipeline_chain',
   'logical_expression',
