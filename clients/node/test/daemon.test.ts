@@ -154,6 +154,23 @@ describe('ApiClient', () => {
   const client = (f: () => Promise<Response>) =>
     new ApiClient({ baseUrl: 'http://api.invalid/', fetchImpl: f as typeof fetch });
 
+  it('carries the verifier reason of ATTESTATION_INVALID in details.reason', async () => {
+    const body = {
+      error: {
+        code: 'ATTESTATION_INVALID',
+        message: 'rejected',
+        requestId: 'r1',
+        details: { reason: 'EK_CERT_UNTRUSTED' },
+      },
+    };
+    await expect(
+      client(async () => new Response(JSON.stringify(body), { status: 422 })).installConfig('t'),
+    ).rejects.toMatchObject({
+      code: 'API_REJECTED',
+      details: { apiCode: 'ATTESTATION_INVALID', reason: 'EK_CERT_UNTRUSTED', status: 422 },
+    });
+  });
+
   it('maps API errors to typed codes with the API code in details', async () => {
     await expect(
       client(async () => errorBody('INSTALL_TOKEN_USED', 409)).installConfig('t'),

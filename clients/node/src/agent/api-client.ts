@@ -55,9 +55,22 @@ export class ApiClient {
       json = undefined;
     }
     if (!res.ok) {
-      const err = (json as { error?: { code?: string; message?: string; requestId?: string } } | undefined)
-        ?.error;
-      const details = { path, status: res.status, apiCode: err?.code, requestId: err?.requestId };
+      const err = (
+        json as
+          | {
+              error?: { code?: string; message?: string; requestId?: string; details?: { reason?: unknown } };
+            }
+          | undefined
+      )?.error;
+      // The verifier's reason (ATTESTATION_INVALID) tells installers and operators which check failed.
+      const reason = typeof err?.details?.reason === 'string' ? err.details.reason : undefined;
+      const details = {
+        path,
+        status: res.status,
+        apiCode: err?.code,
+        requestId: err?.requestId,
+        ...(reason ? { reason } : {}),
+      };
       const message = `POST ${path}: ${res.status} ${err?.code ?? ''} ${err?.message ?? ''}`.trim();
       if (err?.code === 'NODE_REVOKED') throw new AgentError('NODE_REVOKED', message, details);
       if (err?.code === 'NODE_SUSPENDED') throw new AgentError('NODE_SUSPENDED', message, details);
