@@ -63,8 +63,17 @@ export function runBootstrap(
             expect('integrity challenge (0x30)', t.waitChallengeMs);
           if (o.type === MSG.H2T_INTEGRITY_RESPONSE) expect('T2H_BOOT_OK (0x32)', t.waitBootOkMs);
           return;
-        case 'attested':
-          return finish(null, { sessionKey: o.sessionKey, attestedAt: now() });
+        case 'attested': {
+          // BOOT_OK_ACK must be on the wire before the caller closes the port.
+          const attestedAt = now();
+          clearTimeout(timer);
+          session.flush().then(
+            () => finish(null, { sessionKey: o.sessionKey, attestedAt }),
+            (e: unknown) =>
+              finish(new MastrError('TRANSPORT_FAILED', `could not send BOOT_OK_ACK: ${String(e)}`)),
+          );
+          return;
+        }
         case 'failed':
           return finish(o.error);
         case 'token-error':

@@ -56,6 +56,11 @@ export class HostSession {
     this.handle(this.sm.start(eph, sig));
   }
 
+  /** Resolves when every frame handed to the link so far has been written (rejects if one failed). */
+  flush(): Promise<void> {
+    return this.writes;
+  }
+
   heartbeat(): Promise<void> {
     this.handle(this.sm.heartbeat());
     return this.writes;

@@ -13,9 +13,17 @@ import type { Signer } from '../../../../shared/provara/signature-proof.ts';
 import { type EventDraft, Vault } from '../../../../shared/provara/vault.ts';
 import { verifyVault } from '../../../../shared/provara/verify.ts';
 import type { CliIo } from '../cli/output.ts';
+import { enrolFido2, type Fido2Session, openFido2 } from './fido2/fido2-cli.ts';
+import { HIDRAW_STANDIN_ENV } from './fido2/hidraw-device.ts';
 import { FsVaultFiles } from './fs-vault-files.ts';
 import { detectFidoHidraw } from './hid-detect.ts';
-import { createSoftwareIdentity, keyDir, loadSoftwareIdentity } from './identity-store.ts';
+import {
+  createSoftwareIdentity,
+  keyDir,
+  listFido2Identities,
+  loadFido2Identity,
+  loadSoftwareIdentity,
+} from './identity-store.ts';
 import type { PinSource } from './pkcs11/pin.ts';
 import { detectPkcs11Keys, generatePkcs11Key, openPkcs11Signer } from './pkcs11/pkcs11-signer.ts';
 
@@ -37,6 +45,10 @@ const HELP = `noderr-agent provara — signed Provara vaults (Profile A), hardwa
 Hardware (PKCS#11, Ed25519 via CKM_EDDSA — plain Profile A):
   --pkcs11-module PATH (env NODERR_PKCS11_MODULE)  --token LABEL  --key-label LABEL
   PIN: --pin-file FILE, env NODERR_PKCS11_PIN, the token's PIN pad, or a terminal prompt
+Hardware (FIDO2 security key over USB HID, webauthn.v1 envelope, one touch per signature):
+  --fido2 /dev/hidrawN|auto (env NODERR_FIDO2_DEVICE)   instead of --pkcs11-module
+  init makes a credential (Ed25519 if the key supports it, else ES256) and stores its id and public key
+  with the software keys; later commands sign with the credential of --key-id or the vault's root key.
 Software keys are kept outside the vault in $NODERR_PROVARA_KEY_DIR (default ~/.config/noderr/provara/keys).
 `;
 
@@ -55,6 +67,7 @@ const OPTIONS = {
   token: { type: 'string' },
   'key-label': { type: 'string' },
   'pin-file': { type: 'string' },
+  fido2: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -73,6 +86,7 @@ class UsageError extends Error {}
  */
 export async function runProvaraCommand(argv: string[], io: CliIo): Promise<number> {
   const json = argv.includes('--json');
+  const sessions: Fido2Session[] = [];
   try {
     const { values: o, positionals } = parseArgs({
       args: argv,
@@ -103,7 +117,53 @@ export async function runProvaraCommand(argv: string[], io: CliIo): Promise<numb
       if (!m) throw new UsageError('--hardware-sign needs --pkcs11-module PATH or NODERR_PKCS11_MODULE');
       return m;
     };
-    const hardware = async (create: boolean): Promise<Signer> => {
+    /** The FIDO2 device when FIDO2 (not PKCS#11) is the hardware route: flags first, then the env. */
+    const fido2Device = (): string | undefined => {
+      if (o.fido2 !== undefined && o['pkcs11-module'] !== undefined)
+        throw new UsageError('--fido2 and --pkcs11-module are alternatives: give one');
+      if (o.fido2 !== undefined) return o.fido2;
+      if (o['pkcs11-module'] !== undefined) return undefined;
+      const env = io.env.NODERR_FIDO2_DEVICE;
+      if (env && io.env.NODERR_PKCS11_MODULE)
+        throw new UsageError(
+          'both NODERR_FIDO2_DEVICE and NODERR_PKCS11_MODULE are set: choose with --fido2 or --pkcs11-module',
+        );
+      return env || undefined;
+    };
+    const onTouch = () => io.stderr('Touch your security key…\n');
+    const fido2 = async (device: string, mode: 'create' | 'sign', keyId: string | undefined) => {
+      if (io.env[HIDRAW_STANDIN_ENV]) io.stderr(`note: ${HIDRAW_STANDIN_ENV} is set (test seam)\n`);
+      const session =
+        mode === 'create' && keyId === undefined
+          ? await enrolFido2({
+              device,
+              env: io.env,
+              keyDir: keyDir(io.env),
+              userName: o.actor ?? 'vault-root',
+              onTouch,
+            })
+          : await openFido2({
+              device,
+              env: io.env,
+              identity: await loadFido2Identity(keyDir(io.env), keyId ?? (await soleFido2Key())),
+              onTouch,
+            });
+      sessions.push(session);
+      return session.signer;
+    };
+    const soleFido2Key = async (): Promise<string> => {
+      const all = await listFido2Identities(keyDir(io.env));
+      if (all.length !== 1)
+        throw new UsageError(
+          all.length === 0
+            ? 'no FIDO2 credential in the identity store yet'
+            : `several FIDO2 credentials (${all.map((c) => c.keyId).join(', ')}): choose one with --key-id`,
+        );
+      return (all[0] as { keyId: string }).keyId;
+    };
+    const hardware = async (create: boolean, keyId?: string): Promise<Signer> => {
+      const device = fido2Device();
+      if (device !== undefined) return fido2(device, create ? 'create' : 'sign', keyId);
       const sel = {
         modulePath: modulePath(),
         ...(o.token ? { tokenLabel: o.token } : {}),
@@ -120,7 +180,7 @@ export async function runProvaraCommand(argv: string[], io: CliIo): Promise<numb
       }
     };
     const signerFor = async (vault: Vault): Promise<Signer> => {
-      if (o['hardware-sign']) return hardware(false);
+      if (o['hardware-sign']) return hardware(false, o['key-id'] ?? vault.rootKeyId);
       return loadSoftwareIdentity(keyDir(io.env), o['key-id'] ?? vault.rootKeyId);
     };
     const open = async () => Vault.open(new FsVaultFiles(dirArg()));
@@ -135,7 +195,7 @@ export async function runProvaraCommand(argv: string[], io: CliIo): Promise<numb
       case 'init': {
         const dir = dirArg();
         const signer = o['hardware-sign']
-          ? await hardware(true)
+          ? await hardware(true, o['key-id'])
           : await createSoftwareIdentity(keyDir(io.env));
         const vault = await Vault.init(new FsVaultFiles(dir), {
           signer,
@@ -149,6 +209,7 @@ export async function runProvaraCommand(argv: string[], io: CliIo): Promise<numb
             uid: vault.uid,
             rootKeyId: vault.rootKeyId,
             hardware: o['hardware-sign'] === true,
+            ...(o['hardware-sign'] ? { algorithm: signer.algorithm, signatureFormat: signer.format } : {}),
           },
           `Initialized vault ${vault.uid} in ${dir}, root key ${vault.rootKeyId}${o['hardware-sign'] ? ' (hardware)' : ''}.`,
         );
@@ -297,7 +358,16 @@ export async function runProvaraCommand(argv: string[], io: CliIo): Promise<numb
         if (sub === 'export') {
           let keyId: string;
           let publicKey: Uint8Array;
-          if (o['hardware-sign']) {
+          if (o['hardware-sign'] && fido2Device() !== undefined) {
+            // the credential of --key-id, or the only one stored; none stored yet: first use, make it
+            const stored = await listFido2Identities(keyDir(io.env));
+            const s =
+              o['key-id'] === undefined && stored.length === 0
+                ? await hardware(true)
+                : await loadFido2Identity(keyDir(io.env), o['key-id'] ?? (await soleFido2Key()));
+            keyId = s.keyId;
+            publicKey = s.publicKey;
+          } else if (o['hardware-sign']) {
             const s = await hardware(false);
             keyId = s.keyId;
             publicKey = s.publicKey;
@@ -335,6 +405,8 @@ export async function runProvaraCommand(argv: string[], io: CliIo): Promise<numb
     if (json) io.stdout(`${JSON.stringify({ ok: false, error: { code, message } })}\n`);
     else io.stderr(`noderr-agent provara: ${code}: ${message}\n`);
     return usage ? 2 : 3;
+  } finally {
+    for (const s of sessions) await s.close().catch(() => {});
   }
 }
 

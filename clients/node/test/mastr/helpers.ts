@@ -87,7 +87,8 @@ export class LinkProxy {
       }
     });
     up.on('data', (d: Buffer) => {
-      for (const ev of fromToken.push(new Uint8Array(d))) if (ev.kind === 'frame') this.tokenFrames.push(ev.body);
+      for (const ev of fromToken.push(new Uint8Array(d)))
+        if (ev.kind === 'frame') this.tokenFrames.push(ev.body);
       if (!this.replayFrame) host.write(d);
     });
     host.on('error', () => undefined);

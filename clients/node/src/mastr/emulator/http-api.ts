@@ -303,6 +303,7 @@ export class ProvisioningApi {
       if (text.includes('\r\n\r\n')) {
         done = true;
         socket.end(this.dispatch(text));
+        this.active = null; // the firmware closes its pcb after the response: the next client may connect
       } else if (buf.length >= REQUEST_BUFFER) {
         done = true;
         socket.destroy();

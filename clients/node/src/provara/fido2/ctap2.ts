@@ -119,7 +119,13 @@ export function coseKeyToRaw(key: CborValue): { alg: CoseAlgorithm; publicKey: U
  */
 export async function makeCredential(
   ch: CtapHidChannel,
-  opts: { rpId: string; userName: string; onKeepalive?: (s: number) => void },
+  opts: {
+    rpId: string;
+    userName: string;
+    /** pubKeyCredParams in preference order (default −8 then −7); the authenticator takes the first it supports. */
+    algorithms?: CoseAlgorithm[];
+    onKeepalive?: (s: number) => void;
+  },
 ): Promise<Credential> {
   const clientDataHash = new Uint8Array(
     await crypto.subtle.digest(
@@ -145,16 +151,13 @@ export async function makeCredential(
     ],
     [
       4,
-      [
-        new Map<number | string, CborValue>([
-          ['type', 'public-key'],
-          ['alg', -8],
-        ]),
-        new Map<number | string, CborValue>([
-          ['type', 'public-key'],
-          ['alg', -7],
-        ]),
-      ],
+      (opts.algorithms ?? [-8, -7]).map(
+        (alg) =>
+          new Map<number | string, CborValue>([
+            ['type', 'public-key'],
+            ['alg', alg],
+          ]),
+      ),
     ],
   ]);
   const m = await command(ch, CMD_MAKE_CREDENTIAL, params, opts.onKeepalive);
@@ -166,6 +169,22 @@ export async function makeCredential(
   const credentialId = authData.slice(55, 55 + idLen);
   const { value } = cborDecode(authData.subarray(55 + idLen), true);
   return { credentialId, ...coseKeyToRaw(value) };
+}
+
+/**
+ * What to ask makeCredential for, from getInfo: Ed25519 alone when the authenticator lists it (so an
+ * Ed25519-capable key never falls back), ES256 alone when it lists only that; a CTAP 2.0 authenticator that
+ * lists no algorithms gets both in preference order and picks the first it supports.
+ */
+export function credentialAlgorithms(info: AuthenticatorInfo): CoseAlgorithm[] {
+  if (!info.algorithms) return [-8, -7];
+  if (info.algorithms.includes(-8)) return [-8];
+  if (info.algorithms.includes(-7)) return [-7];
+  throw new ProvaraError(
+    'CTAP_ERROR',
+    'the authenticator supports neither Ed25519 (COSE -8) nor ES256 (COSE -7)',
+    { ctap2: CTAP2_ERR_UNSUPPORTED_ALGORITHM },
+  );
 }
 
 /** authenticatorGetAssertion with user presence required: the authenticator signs authData ‖ clientDataHash. */

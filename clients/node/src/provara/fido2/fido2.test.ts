@@ -8,7 +8,7 @@ import { MemoryVaultFiles } from '../../../../../shared/provara/vault-files.ts';
 import { verifyVault } from '../../../../../shared/provara/verify.ts';
 import type { VerifyReason } from '../../../../../shared/provara/verify-report.ts';
 import { cborDecode, cborEncode } from './cbor.ts';
-import { getInfo, makeCredential } from './ctap2.ts';
+import { credentialAlgorithms, getInfo, makeCredential } from './ctap2.ts';
 import { CtapHidChannel, frame, type HidDevice, receive } from './ctaphid.ts';
 import { fido2Signer, PROVARA_RP_ID } from './fido2-signer.ts';
 import { SoftAuthenticator, type SoftAuthenticatorOptions } from './testing/soft-authenticator.ts';
@@ -109,6 +109,18 @@ describe('FIDO2 signing through CTAP2 (software authenticator test double)', () 
     expect(v.signer.keyId).toMatch(/^bp1_[0-9a-f]{16}$/);
     const ev = parseJson(eventLines(v.files)[2] as string) as JsonObject;
     expect(ev.get('sig_format')).toBe('webauthn.v1');
+  });
+
+  it('getInfo decides the credential algorithm: Ed25519 if listed, else ES256; neither: CTAP_ERROR', () => {
+    const info = (algorithms: (-8 | -7)[] | undefined) => ({
+      versions: [],
+      aaguid: new Uint8Array(16),
+      algorithms,
+    });
+    expect(credentialAlgorithms(info([-7, -8]))).toEqual([-8]);
+    expect(credentialAlgorithms(info([-7]))).toEqual([-7]);
+    expect(credentialAlgorithms(info(undefined))).toEqual([-8, -7]); // CTAP 2.0: no list, let it choose
+    expect(() => credentialAlgorithms(info([]))).toThrow(expect.objectContaining({ code: 'CTAP_ERROR' }));
   });
 
   it('an authenticator without Ed25519 falls back to ES256 and still verifies', async () => {

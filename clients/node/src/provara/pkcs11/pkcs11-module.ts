@@ -1,4 +1,4 @@
-import koffi from 'koffi';
+import { createRequire } from 'node:module';
 import { ProvaraError } from '../../../../../shared/provara/errors.ts';
 import * as C from './pkcs11-constants.ts';
 
@@ -10,34 +10,56 @@ import * as C from './pkcs11-constants.ts';
  * The functions are bound by their exported `C_*` names, which SoftHSM2, OpenSC and YubiKey's ykcs11 all
  * export. `CK_ULONG` is C `unsigned long` (koffi `ulong`): 64-bit on Linux/macOS, 32-bit on Windows.
  */
-// Registered by name; the function signatures below refer to them.
-koffi.struct('CK_ATTRIBUTE', { type: 'ulong', pValue: 'void *', ulValueLen: 'ulong' });
-koffi.struct('CK_MECHANISM', {
-  mechanism: 'ulong',
-  pParameter: 'void *',
-  ulParameterLen: 'ulong',
-});
-const CK_VERSION = koffi.struct('CK_VERSION', { major: 'uint8', minor: 'uint8' });
-koffi.struct('CK_TOKEN_INFO', {
-  label: koffi.array('uint8', 32),
-  manufacturerID: koffi.array('uint8', 32),
-  model: koffi.array('uint8', 16),
-  serialNumber: koffi.array('uint8', 16),
-  flags: 'ulong',
-  ulMaxSessionCount: 'ulong',
-  ulSessionCount: 'ulong',
-  ulMaxRwSessionCount: 'ulong',
-  ulRwSessionCount: 'ulong',
-  ulMaxPinLen: 'ulong',
-  ulMinPinLen: 'ulong',
-  ulTotalPublicMemory: 'ulong',
-  ulFreePublicMemory: 'ulong',
-  ulTotalPrivateMemory: 'ulong',
-  ulFreePrivateMemory: 'ulong',
-  hardwareVersion: CK_VERSION,
-  firmwareVersion: CK_VERSION,
-  utcTime: koffi.array('uint8', 16),
-});
+type Koffi = typeof import('koffi');
+let ffiInstance: Koffi | undefined;
+
+/**
+ * koffi, loaded on first use rather than imported: the agent bundle must start on hosts without koffi
+ * (only PKCS#11 and Windows TBS need it), and koffi's type registry is process-wide, so the structs are
+ * declared once.
+ */
+function ffi(): Koffi {
+  if (ffiInstance) return ffiInstance;
+  let koffi: Koffi;
+  try {
+    koffi = createRequire(import.meta.url)('koffi') as Koffi;
+  } catch (e) {
+    throw new ProvaraError(
+      'HARDWARE_UNAVAILABLE',
+      `PKCS#11 needs the koffi package next to the agent: ${(e as Error).message}`,
+    );
+  }
+  // Registered by name; the function signatures below refer to them.
+  koffi.struct('CK_ATTRIBUTE', { type: 'ulong', pValue: 'void *', ulValueLen: 'ulong' });
+  koffi.struct('CK_MECHANISM', {
+    mechanism: 'ulong',
+    pParameter: 'void *',
+    ulParameterLen: 'ulong',
+  });
+  const CK_VERSION = koffi.struct('CK_VERSION', { major: 'uint8', minor: 'uint8' });
+  koffi.struct('CK_TOKEN_INFO', {
+    label: koffi.array('uint8', 32),
+    manufacturerID: koffi.array('uint8', 32),
+    model: koffi.array('uint8', 16),
+    serialNumber: koffi.array('uint8', 16),
+    flags: 'ulong',
+    ulMaxSessionCount: 'ulong',
+    ulSessionCount: 'ulong',
+    ulMaxRwSessionCount: 'ulong',
+    ulRwSessionCount: 'ulong',
+    ulMaxPinLen: 'ulong',
+    ulMinPinLen: 'ulong',
+    ulTotalPublicMemory: 'ulong',
+    ulFreePublicMemory: 'ulong',
+    ulTotalPrivateMemory: 'ulong',
+    ulFreePrivateMemory: 'ulong',
+    hardwareVersion: CK_VERSION,
+    firmwareVersion: CK_VERSION,
+    utcTime: koffi.array('uint8', 16),
+  });
+  ffiInstance = koffi;
+  return koffi;
+}
 
 interface Attribute {
   type: number;
@@ -58,9 +80,9 @@ export interface TokenInfo {
 
 const text = (b: number[] | Uint8Array) =>
   new TextDecoder().decode(Uint8Array.from(b)).replace(/[\s\0]+$/, '');
-const ulongSize = koffi.sizeof('ulong');
 
 function ulong(v: number): Uint8Array {
+  const ulongSize = ffi().sizeof('ulong');
   const b = new Uint8Array(ulongSize);
   const dv = new DataView(b.buffer);
   if (ulongSize === 8) dv.setBigUint64(0, BigInt(v), true);
@@ -83,9 +105,9 @@ export class Pkcs11Module {
   private readonly fn: Record<string, Fn>;
 
   private constructor(readonly path: string) {
-    let lib: ReturnType<typeof koffi.load>;
+    let lib: ReturnType<Koffi['load']>;
     try {
-      lib = koffi.load(path);
+      lib = ffi().load(path);
     } catch (e) {
       throw new ProvaraError(
         'HARDWARE_UNAVAILABLE',
