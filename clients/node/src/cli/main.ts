@@ -24,6 +24,11 @@ Usage:
   noderr-agent heartbeat                    one challenge → verify → heartbeat (answers re-attestation)
   noderr-agent run                          daemon: heartbeats, re-attestation, backoff, SIGTERM-safe
   noderr-agent status                       what the state directory says
+  noderr-agent mastr …                      MASTR hardware-token boot gate: provision, golden-hash,
+                                            token-provision, bootstrap, guard, emulate-token, debug
+                                            (noderr-agent mastr --help)
+  noderr-agent provara …                    signed Provara vaults with hardware keys (PKCS#11, FIDO2),
+                                            2-of-3 approvals, session batches (noderr-agent provara --help)
 
 Options:
   --tpm SPEC          swtpm:host=H,port=P | device:/dev/tpmrm0 | tbs   (env NODERR_TPM;
