@@ -58,7 +58,12 @@ const ConfigSchema = z
      */
     ADMIN_APPROVAL_THRESHOLD: z.coerce.number().int().min(0).max(16).default(2),
     /** How long a pending action waits for its approvals. */
-    PENDING_ACTION_TTL_SECONDS: z.coerce.number().int().min(60).max(7 * 24 * 3600).default(24 * 3600),
+    PENDING_ACTION_TTL_SECONDS: z.coerce
+      .number()
+      .int()
+      .min(60)
+      .max(7 * 24 * 3600)
+      .default(24 * 3600),
     /** WebAuthn relying-party id; default: the host of the first DAPP_ORIGINS entry. */
     WEBAUTHN_RP_ID: z.string().optional(),
   })
@@ -73,7 +78,8 @@ const ConfigSchema = z
     if (c.ENVIRONMENT === 'production' && !c.AUDIT_SIGNING_KEY) {
       ctx.addIssue({
         code: 'custom',
-        message: 'AUDIT_SIGNING_KEY is missing: the signed audit log needs it (wrangler secret put AUDIT_SIGNING_KEY)',
+        message:
+          'AUDIT_SIGNING_KEY is missing: the signed audit log needs it (wrangler secret put AUDIT_SIGNING_KEY)',
       });
     }
     if (c.STORAGE === 'supabase' && (!c.SUPABASE_URL || !c.SUPABASE_SERVICE_ROLE_KEY)) {
@@ -84,7 +90,10 @@ const ConfigSchema = z
     }
   });
 
-export type Config = z.infer<typeof ConfigSchema> & { dappOrigins: string[]; webauthnRpId: string | undefined };
+export type Config = z.infer<typeof ConfigSchema> & {
+  dappOrigins: string[];
+  webauthnRpId: string | undefined;
+};
 
 export class ConfigError extends Error {
   constructor(issues: string[]) {

@@ -21,4 +21,9 @@ export const DEFAULT_MESSAGES: Partial<Record<ErrorCode, string>> = {
   NODE_REVOKED: 'This node was revoked; it cannot be used again — install with a new token.',
   NOT_FOUND: 'No such resource.',
   CONFLICT: 'The request conflicts with the current state of the resource.',
+  ACTION_NOT_FOUND: 'No pending action has this id.',
+  ACTION_EXPIRED: 'This action expired before its quorum was met; request it again.',
+  ACTION_NOT_PENDING: 'This action was already executed.',
+  APPROVAL_INVALID:
+    'The approval was not accepted; sign the action’s own digest with your active security key.',
 };

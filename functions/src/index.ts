@@ -26,7 +26,9 @@ export default {
       auditSigner(config)
         .then((signer) => foldAuditLog(openStorage(workerEnv), signer))
         .then((r) => log.info('audit.fold', { ...r }))
-        .catch((e: unknown) => log.error('audit.fold_failed', { error: e instanceof Error ? e.message : String(e) })),
+        .catch((e: unknown) =>
+          log.error('audit.fold_failed', { error: e instanceof Error ? e.message : String(e) }),
+        ),
     );
   },
 } satisfies ExportedHandler<Env>;

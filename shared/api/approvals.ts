@@ -7,7 +7,10 @@ import { Timestamp } from './common.ts';
  * `PublicKeyCredential.toJSON()`; the API checks them with @simplewebauthn/server, so they are passed
  * through loosely here.
  */
-export const WebAuthnJson = z.looseObject({}).meta({ id: 'WebAuthnJson', description: 'A W3C WebAuthn JSON object (options or a PublicKeyCredential.toJSON()).' });
+export const WebAuthnJson = z.looseObject({}).meta({
+  id: 'WebAuthnJson',
+  description: 'A W3C WebAuthn JSON object (options or a PublicKeyCredential.toJSON()).',
+});
 
 export const SecurityKey = z
   .object({
@@ -34,7 +37,12 @@ export const EnrolSecurityKeyRequest = z
   .strictObject({ label: z.string().min(1).max(200), response: WebAuthnJson })
   .meta({ id: 'EnrolSecurityKeyRequest' });
 
-export const PendingActionKind = z.enum(['node.reactivate', 'policy.relax', 'ek_anchor.add', 'admin_credential.activate']);
+export const PendingActionKind = z.enum([
+  'node.reactivate',
+  'policy.relax',
+  'ek_anchor.add',
+  'admin_credential.activate',
+]);
 
 export const PendingActionView = z
   .object({
@@ -43,7 +51,9 @@ export const PendingActionView = z
     params: z.record(z.string(), z.unknown()),
     statement: z.string().meta({ description: 'Canonical JSON statement of the action' }),
     digest: z.string().meta({ description: 'SHA-256 hex of statement' }),
-    challenge: z.string().meta({ description: 'The WebAuthn challenge approvers sign: base64url of the 32 digest bytes' }),
+    challenge: z
+      .string()
+      .meta({ description: 'The WebAuthn challenge approvers sign: base64url of the 32 digest bytes' }),
     threshold: z.number().int(),
     requestedBy: z.string(),
     status: z.enum(['pending', 'executed', 'expired']),
@@ -52,7 +62,12 @@ export const PendingActionView = z
     expiresAt: Timestamp,
     executedAt: Timestamp.nullable(),
     approvals: z.array(
-      z.object({ adminUserId: z.string(), adminLabel: z.string().nullable(), credentialId: z.string(), approvedAt: Timestamp }),
+      z.object({
+        adminUserId: z.string(),
+        adminLabel: z.string().nullable(),
+        credentialId: z.string(),
+        approvedAt: Timestamp,
+      }),
     ),
   })
   .meta({
@@ -61,18 +76,24 @@ export const PendingActionView = z
       'A weakening action waiting for `threshold` approvals from distinct administrators’ security keys. Each approval is a WebAuthn assertion whose challenge is `challenge` (= the digest of `statement`).',
   });
 
-export const PendingActionList = z.object({ items: z.array(PendingActionView) }).meta({ id: 'PendingActionList' });
+export const PendingActionList = z
+  .object({ items: z.array(PendingActionView) })
+  .meta({ id: 'PendingActionList' });
 
 export const ActionWithOptions = z
   .object({ action: PendingActionView, assertionOptions: WebAuthnJson })
   .meta({ id: 'PendingActionWithAssertionOptions' });
 
-export const ApproveActionRequest = z.strictObject({ response: WebAuthnJson }).meta({ id: 'ApproveActionRequest' });
+export const ApproveActionRequest = z
+  .strictObject({ response: WebAuthnJson })
+  .meta({ id: 'ApproveActionRequest' });
 
 export const ApproveActionResponse = z
   .object({
     action: PendingActionView,
-    counted: z.boolean().meta({ description: 'false when this administrator had already approved (one admin counts once)' }),
+    counted: z
+      .boolean()
+      .meta({ description: 'false when this administrator had already approved (one admin counts once)' }),
   })
   .meta({ id: 'ApproveActionResponse' });
 

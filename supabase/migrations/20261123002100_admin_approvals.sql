@@ -143,7 +143,7 @@ comment on function private.credential_row(public.admin_credentials) is 'A crede
 -- to be activated by an admin_credential.activate action.
 create or replace function public.add_admin_credential(
   p_admin_user_id uuid, p_admin_label text, p_challenge_hash text, p_credential_id text, p_public_key_cose text,
-  p_key_id text, p_algorithm integer, p_sign_count bigint, p_transports text[], p_label text, p_threshold integer
+  p_key_id text, p_algorithm integer, p_sign_count bigint, p_transports jsonb, p_label text, p_threshold integer
 ) returns table (credential jsonb)
 language plpgsql volatile security definer set search_path = '' as $$
 #variable_conflict use_column
@@ -168,7 +168,9 @@ begin
   insert into public.admin_credentials (admin_user_id, admin_label, credential_id, public_key_cose, key_id, algorithm,
       sign_count, transports, label, status)
     values (p_admin_user_id, p_admin_label, p_credential_id, p_public_key_cose, p_key_id, p_algorithm,
-      coalesce(p_sign_count, 0), coalesce(p_transports, '{}'), p_label, v_status)
+      coalesce(p_sign_count, 0),
+      coalesce((select array_agg(t) from jsonb_array_elements_text(case when jsonb_typeof(p_transports) = 'array' then p_transports else '[]'::jsonb end) as x(t)), '{}'),
+      p_label, v_status)
     returning * into v_row;
   perform private.set_audit_context('admin_api', p_admin_label, null);
   insert into public.audit_events (source, action, actor, node_id, new_status, details)
@@ -178,13 +180,13 @@ begin
   return query select private.credential_row(v_row);
 end
 $$;
-comment on function public.add_admin_credential(uuid, text, text, text, text, text, integer, bigint, text[], text, integer) is
+comment on function public.add_admin_credential(uuid, text, text, text, text, text, integer, bigint, jsonb, text, integer) is
   'Consumes the registration challenge (CHALLENGE_INVALID / CHALLENGE_EXPIRED) and stores a verified admin security key: active during bootstrap, pending once the quorum is in force; audited.';
 
 create or replace function public.list_admin_credentials(p_credential_id text default null)
-returns table (credential jsonb, public_key_cose text, sign_count bigint, transports text[])
+returns table (credential jsonb, public_key_cose text, sign_count bigint, transports jsonb)
 language sql stable security definer set search_path = '' as $$
-  select private.credential_row(c), c.public_key_cose, c.sign_count, c.transports
+  select private.credential_row(c), c.public_key_cose, c.sign_count, to_jsonb(c.transports)
   from public.admin_credentials c
   where p_credential_id is null or c.credential_id = p_credential_id
   order by c.created_at, c.id

@@ -1,4 +1,5 @@
 import { type AdminAuth, accessTokenSource } from './access-token.ts';
+import { type ApprovalsApi, approvalsApi, type SecurityKeysApi, securityKeysApi } from './approvals.ts';
 import { type EkAnchorsApi, ekAnchorsApi } from './ek-anchors.ts';
 import { type InstallTokensApi, installTokensApi } from './install-tokens.ts';
 import { type NodesApi, nodesApi } from './nodes.ts';
@@ -23,6 +24,10 @@ export interface DappClient {
   readonly nodes: NodesApi;
   readonly policies: PoliciesApi;
   readonly ekAnchors: EkAnchorsApi;
+  /** Administrators' FIDO2 security keys (WebAuthn enrolment). */
+  readonly securityKeys: SecurityKeysApi;
+  /** Weakening actions waiting for the approval quorum. */
+  readonly approvals: ApprovalsApi;
 }
 
 /**
@@ -60,5 +65,7 @@ export function createDappClient(options: DappClientOptions): DappClient {
     nodes: nodesApi(ctx),
     policies: policiesApi(ctx),
     ekAnchors: ekAnchorsApi(ctx),
+    securityKeys: securityKeysApi(ctx),
+    approvals: approvalsApi(ctx),
   });
 }

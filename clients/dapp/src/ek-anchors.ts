@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { AddEkAnchorRequest, EkAnchorItem, EkAnchorList } from '../../../shared/api/admin.ts';
+import { PendingActionView } from '../../../shared/api/approvals.ts';
 import { adminRequest, type RequestContext, validateInput } from './request.ts';
-import type { AddEkAnchorInput, EkAnchor } from './types.ts';
+import type { AddEkAnchorInput, EkAnchor, PendingAction } from './types.ts';
 
 const AnchorId = z.object({ id: z.uuid() });
 
@@ -26,7 +27,7 @@ export interface EkAnchorsApi {
    * const anchor = await dapp.ekAnchors.add({ label: 'private cloud vTPM CA', pem: caPem });
    * ```
    */
-  add(input: AddEkAnchorInput): Promise<EkAnchor>;
+  add(input: AddEkAnchorInput): Promise<EkAnchor | PendingAction>;
 
   /**
    * Deletes an anchor; an unknown id → `NOT_FOUND`.
@@ -56,7 +57,7 @@ export function ekAnchorsApi(ctx: RequestContext): EkAnchorsApi {
         method: 'POST',
         path: '/ek-anchors',
         body: validateInput(AddEkAnchorRequest, input),
-        response: EkAnchorItem,
+        response: z.union([PendingActionView, EkAnchorItem]),
       }),
     delete: async (id) =>
       adminRequest(ctx, {

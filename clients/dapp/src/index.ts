@@ -4,6 +4,12 @@
  */
 export type { AccessTokenFunction, SupabaseAuthClient, SupabaseSessionLike } from './access-token.ts';
 export { ApiError, type ApiErrorCode, type ClientErrorCode, isApiError } from './api-error.ts';
+export {
+  type ApprovalsApi,
+  browserWebAuthn,
+  type SecurityKeysApi,
+  type WebAuthnBrowser,
+} from './approvals.ts';
 export { createDappClient, type DappClient, type DappClientOptions } from './client.ts';
 export type { EkAnchorsApi } from './ek-anchors.ts';
 export type { InstallTokensApi } from './install-tokens.ts';

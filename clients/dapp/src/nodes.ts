@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { NodeItem, NodeList, NodeListQuery, SetNodeStatusRequest } from '../../../shared/api/admin.ts';
+import { PendingActionView } from '../../../shared/api/approvals.ts';
 import { NodeId } from '../../../shared/api/common.ts';
 import { adminRequest, type RequestContext, validateInput } from './request.ts';
-import type { FleetNode, NodeStatusName, SetNodeStatusInput } from './types.ts';
+import type { FleetNode, NodeStatusName, PendingAction, SetNodeStatusInput } from './types.ts';
 
 const NodeParam = z.object({ nodeId: NodeId });
 
@@ -27,7 +28,7 @@ export interface NodesApi {
    * await dapp.nodes.setStatus('0x3f…', { status: 'suspended', reason: 'PCR 7 changed after a BIOS update' });
    * ```
    */
-  setStatus(nodeId: string, change: SetNodeStatusInput): Promise<FleetNode>;
+  setStatus(nodeId: string, change: SetNodeStatusInput): Promise<FleetNode | PendingAction>;
 }
 
 /**
@@ -54,7 +55,7 @@ export function nodesApi(ctx: RequestContext): NodesApi {
         method: 'POST',
         path: `/nodes/${encodeURIComponent(id)}/status`,
         body: validateInput(SetNodeStatusRequest, change),
-        response: NodeItem,
+        response: z.union([PendingActionView, NodeItem]),
       });
     },
   };

@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { AttestationPolicy, AttestationPolicyView } from '../../../shared/api/admin.ts';
+import { PendingActionView } from '../../../shared/api/approvals.ts';
 import { Tier } from '../../../shared/api/common.ts';
 import { adminRequest, type RequestContext, validateInput } from './request.ts';
-import type { AttestationPolicyInput, TierName, TierPolicy } from './types.ts';
+import type { AttestationPolicyInput, PendingAction, TierName, TierPolicy } from './types.ts';
 
 const TierParam = z.object({ tier: Tier });
 
@@ -33,7 +34,7 @@ export interface PoliciesApi {
    * });
    * ```
    */
-  put(tier: TierName, policy: AttestationPolicyInput): Promise<TierPolicy>;
+  put(tier: TierName, policy: AttestationPolicyInput): Promise<TierPolicy | PendingAction>;
 }
 
 /**
@@ -55,7 +56,7 @@ export function policiesApi(ctx: RequestContext): PoliciesApi {
         method: 'PUT',
         path: path(tier),
         body: validateInput(AttestationPolicy, policy),
-        response: AttestationPolicyView,
+        response: z.union([PendingActionView, AttestationPolicyView]),
       }),
   };
 }

@@ -12,6 +12,7 @@ import type {
   PcrMode,
   SetNodeStatusRequest,
 } from '../../../shared/api/admin.ts';
+import type { PendingActionView, SecurityKey } from '../../../shared/api/approvals.ts';
 import type { NodeOs, NodeStatus, Tier } from '../../../shared/api/common.ts';
 
 /*
@@ -43,3 +44,12 @@ export type TierPolicy = z.output<typeof AttestationPolicyView>;
 
 export type EkAnchor = z.output<typeof EkAnchorItem>;
 export type AddEkAnchorInput = z.input<typeof AddEkAnchorRequest>;
+
+/**
+ * A weakening action (reactivation, policy relaxation, new EK anchor, further admin key) waiting for
+ * approvals from `threshold` distinct administrators' security keys. Returned instead of the result
+ * when the approval quorum is in force.
+ */
+export type PendingAction = z.output<typeof PendingActionView>;
+/** An administrator's enrolled FIDO2 security key. */
+export type AdminSecurityKey = z.output<typeof SecurityKey>;

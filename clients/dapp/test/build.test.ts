@@ -27,10 +27,22 @@ describe('package build', () => {
 
   it('loads in Node 20 and exports the public API', async () => {
     const mod = (await import(pathToFileURL(join(DIST, 'index.js')).href)) as Record<string, unknown>;
-    expect(Object.keys(mod).sort()).toEqual(['ApiError', 'createDappClient', 'isApiError']);
+    expect(Object.keys(mod).sort()).toEqual([
+      'ApiError',
+      'browserWebAuthn',
+      'createDappClient',
+      'isApiError',
+    ]);
     const create = mod.createDappClient as (o: unknown) => Record<string, unknown>;
     const client = create({ baseUrl: 'http://127.0.0.1:1', accessToken: () => 'x' });
-    expect(Object.keys(client).sort()).toEqual(['ekAnchors', 'installTokens', 'nodes', 'policies']);
+    expect(Object.keys(client).sort()).toEqual([
+      'approvals',
+      'ekAnchors',
+      'installTokens',
+      'nodes',
+      'policies',
+      'securityKeys',
+    ]);
   });
 
   it('ships declarations a strict nodenext consumer type-checks against (types are not any)', () => {

@@ -53,14 +53,17 @@ export function auditSigner(config: Pick<Config, 'AUDIT_SIGNING_KEY'>): Promise<
   const key = config.AUDIT_SIGNING_KEY;
   if (!key) {
     return Promise.reject(
-      new ApiError('AUDIT_LOG_UNAVAILABLE', 'The signed audit log is not configured (AUDIT_SIGNING_KEY is not set).'),
+      new ApiError(
+        'AUDIT_LOG_UNAVAILABLE',
+        'The signed audit log is not configured (AUDIT_SIGNING_KEY is not set).',
+      ),
     );
   }
   let s = signers.get(key);
   if (!s) {
     const seed = fromBase64(key);
-    if (!seed || seed.length !== 32) throw new Error('AUDIT_SIGNING_KEY is not a 32-byte seed');
-    s = softwareSignerFromSeed(seed);
+    if (seed?.length !== 32) throw new Error('AUDIT_SIGNING_KEY is not a 32-byte seed');
+    s = softwareSignerFromSeed(seed as Uint8Array);
     signers.set(key, s);
   }
   return s;
@@ -137,13 +140,20 @@ async function createVault(storage: Storage, signer: Signer): Promise<void> {
     publicKeyB64: toBase64(signer.publicKey),
     genesisJson: dec.decode(await files.read(GENESIS_PATH)),
     keysJson: dec.decode(await files.read(KEYS_PATH)),
-    entries: lines.map((line) => ({ eventId: fieldOf(line, 'event_id'), actor: fieldOf(line, 'actor'), line, auditEventId: null })),
+    entries: lines.map((line) => ({
+      eventId: fieldOf(line, 'event_id'),
+      actor: fieldOf(line, 'actor'),
+      line,
+      auditEventId: null,
+    })),
   });
   if (created.rootKeyId !== signer.keyId) throw keyMismatch(created.rootKeyId, signer.keyId);
 }
 
 function keyMismatch(stored: string, configured: string): Error {
-  return new Error(`the audit vault is signed by ${stored} but AUDIT_SIGNING_KEY is ${configured}; key rotation is not supported`);
+  return new Error(
+    `the audit vault is signed by ${stored} but AUDIT_SIGNING_KEY is ${configured}; key rotation is not supported`,
+  );
 }
 
 export interface FoldResult {
@@ -155,7 +165,11 @@ export interface FoldResult {
  * One fold pass: signs queued audit rows (batches of `batch`, at most `maxBatches`) and appends them.
  * Losing the race to a concurrent pass is not an error: it stops, and the winner's lines stand.
  */
-export async function foldAuditLog(storage: Storage, signer: Signer, options: { batch?: number; maxBatches?: number } = {}): Promise<FoldResult> {
+export async function foldAuditLog(
+  storage: Storage,
+  signer: Signer,
+  options: { batch?: number; maxBatches?: number } = {},
+): Promise<FoldResult> {
   const batch = options.batch ?? 500;
   let folded = 0;
   let pending = 0;
@@ -179,7 +193,12 @@ export async function foldAuditLog(storage: Storage, signer: Signer, options: { 
     const entries = [];
     for (const row of state.pending) {
       const ev = await vault.append(eventDraft(row), signer);
-      entries.push({ eventId: String(ev.get('event_id')), actor: actorOf(row), line: canonicalize(ev), auditEventId: row.id });
+      entries.push({
+        eventId: String(ev.get('event_id')),
+        actor: actorOf(row),
+        line: canonicalize(ev),
+        auditEventId: row.id,
+      });
     }
     try {
       await storage.auditLogAppend(state.eventCount, entries);
@@ -207,7 +226,11 @@ export interface ExportedVault {
  * The whole vault in memory: identity, policies, events, a fresh manifest, merkle_root.txt and a
  * manifest.sig over the current root (re-signed on every export, so it is never stale).
  */
-export async function buildAuditVault(storage: Storage, signer: Signer, now = new Date()): Promise<ExportedVault> {
+export async function buildAuditVault(
+  storage: Storage,
+  signer: Signer,
+  now = new Date(),
+): Promise<ExportedVault> {
   await foldAuditLog(storage, signer);
   const state = await storage.auditLogState(1);
   const identity = state.vault;
@@ -217,11 +240,17 @@ export async function buildAuditVault(storage: Storage, signer: Signer, now = ne
   for (const d of REQUIRED_DIRS) await files.mkdir(d);
   await files.write(GENESIS_PATH, enc.encode(identity.genesisJson));
   await files.write(KEYS_PATH, enc.encode(identity.keysJson));
-  for (const [path, doc] of policyFiles(identity.rootKeyId)) await files.write(path, enc.encode(pythonJsonIndent(doc)));
+  for (const [path, doc] of policyFiles(identity.rootKeyId))
+    await files.write(path, enc.encode(pythonJsonIndent(doc)));
   await files.write(EVENTS_PATH, enc.encode(lines.map((l) => `${l.line}\n`).join('')));
   const at = pythonUtcNow(now);
   const merkleRoot = await writeManifest(files, at);
-  const sig = toJson({ merkle_root: merkleRoot, key_id: signer.keyId, spec_version: '1.0', signed_at_utc: at }) as JsonObject;
+  const sig = toJson({
+    merkle_root: merkleRoot,
+    key_id: signer.keyId,
+    spec_version: '1.0',
+    signed_at_utc: at,
+  }) as JsonObject;
   prepareForSigner(sig, signer);
   await signObject(sig, signer);
   await files.write('manifest.sig', enc.encode(pythonJsonIndent(sig)));

@@ -71,7 +71,8 @@ export function readTar(tar: Uint8Array): TarEntry[] {
     if (h.every((x) => x === 0)) break;
     let sum = 0;
     for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 32 : (h[i] ?? 0);
-    if (Number.parseInt(text(h.subarray(148, 156)).trim(), 8) !== sum) throw new Error(`bad tar checksum at ${at}`);
+    if (Number.parseInt(text(h.subarray(148, 156)).trim(), 8) !== sum)
+      throw new Error(`bad tar checksum at ${at}`);
     const name = text(h.subarray(0, 100));
     const size = Number.parseInt(text(h.subarray(124, 136)).trim() || '0', 8);
     const type = String.fromCharCode(h[156] ?? 0);

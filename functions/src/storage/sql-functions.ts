@@ -305,11 +305,18 @@ export function createSqlFunctionStorage(rpc: Rpc, ping: () => Promise<void>): S
         p_keys_json: input.keysJson,
         p_entries: input.entries.map(entryArg),
       });
-      return { uid: r.text(row, 'uid'), rootKeyId: r.text(row, 'root_key_id'), created: r.bool(row, 'created') };
+      return {
+        uid: r.text(row, 'uid'),
+        rootKeyId: r.text(row, 'root_key_id'),
+        created: r.bool(row, 'created'),
+      };
     },
 
     async auditLogAppend(expectedCount, entries) {
-      const row = await one('audit_log_append', { p_expected_count: expectedCount, p_entries: entries.map(entryArg) });
+      const row = await one('audit_log_append', {
+        p_expected_count: expectedCount,
+        p_entries: entries.map(entryArg),
+      });
       return r.int(row, 'event_count');
     },
 
@@ -322,7 +329,10 @@ export function createSqlFunctionStorage(rpc: Rpc, ping: () => Promise<void>): S
 
     async approvalQuorumStatus() {
       const row = await one('approval_quorum_status', {});
-      return { enrolledAdmins: r.int(row, 'enrolled_admins'), activeCredentials: r.int(row, 'active_credentials') };
+      return {
+        enrolledAdmins: r.int(row, 'enrolled_admins'),
+        activeCredentials: r.int(row, 'active_credentials'),
+      };
     },
 
     async beginWebauthnRegistration(adminUserId, challengeHash) {

@@ -384,7 +384,11 @@ export interface AddAdminCredentialInput {
   threshold: number;
 }
 
-export type PendingActionKind = 'node.reactivate' | 'policy.relax' | 'ek_anchor.add' | 'admin_credential.activate';
+export type PendingActionKind =
+  | 'node.reactivate'
+  | 'policy.relax'
+  | 'ek_anchor.add'
+  | 'admin_credential.activate';
 export type PendingActionStatus = 'pending' | 'executed' | 'expired';
 
 export interface ActionApproval {

@@ -54,7 +54,10 @@ describe('Worker configuration', () => {
   });
 
   it('defaults the approval quorum to 2 and the WebAuthn rp id to the first dApp origin host', async () => {
-    const config = loadConfig({ ...(await base()), DAPP_ORIGINS: 'https://admin.example:8443,https://b.example' });
+    const config = loadConfig({
+      ...(await base()),
+      DAPP_ORIGINS: 'https://admin.example:8443,https://b.example',
+    });
     expect(config.ADMIN_APPROVAL_THRESHOLD).toBe(2);
     expect(config.webauthnRpId).toBe('admin.example');
   });

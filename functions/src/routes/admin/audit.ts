@@ -1,6 +1,12 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { createRouter, errorResponses, jsonResponse } from '../../router.ts';
-import { auditSigner, buildAuditVault, foldAuditLog, signedHead, vaultTar } from '../../services/audit-vault.ts';
+import {
+  auditSigner,
+  buildAuditVault,
+  foldAuditLog,
+  signedHead,
+  vaultTar,
+} from '../../services/audit-vault.ts';
 
 const HOW_SOON =
   'Every audit_events row (API, node, system, and direct dashboard/SQL edits, which a trigger queues in the same transaction) is signed by the fold pass: the Worker’s Cron Trigger runs it every minute, and every export and head call runs it first, so what they return includes every committed change.';
@@ -22,7 +28,10 @@ const AuditHead = z
         description:
           'Provara checkpoint-style object; `sig` is Ed25519 (standard base64) over the canonical JSON of the object without `sig` (PROVARA.md §2.3), by the key `key_id`.',
       }),
-    publicKeyB64: z.string().meta({ description: 'The service audit key (raw 32-byte Ed25519, base64); key_id = bp1_ + SHA-256(raw)[:16 hex].' }),
+    publicKeyB64: z.string().meta({
+      description:
+        'The service audit key (raw 32-byte Ed25519, base64); key_id = bp1_ + SHA-256(raw)[:16 hex].',
+    }),
   })
   .meta({ id: 'AuditHead' });
 
@@ -54,7 +63,10 @@ const exportLog = createRoute({
     200: {
       description: 'application/x-tar (whole vault) or application/x-ndjson (lines after `since`)',
       headers: {
-        'x-audit-merkle-root': { schema: { type: 'string' }, description: 'Merkle root of the whole vault now' },
+        'x-audit-merkle-root': {
+          schema: { type: 'string' },
+          description: 'Merkle root of the whole vault now',
+        },
         'x-audit-event-count': { schema: { type: 'string' }, description: 'Events in the whole log now' },
         'x-audit-key-id': { schema: { type: 'string' }, description: 'bp1_ id of the service audit key' },
       },
@@ -70,7 +82,10 @@ const fold = createRoute({
   summary: 'Run a fold pass now (what the Cron Trigger does every minute)',
   security: [{ supabaseAuth: [] }],
   responses: {
-    200: jsonResponse(z.object({ folded: z.number().int(), pending: z.number().int() }).meta({ id: 'AuditFoldResult' }), 'rows signed'),
+    200: jsonResponse(
+      z.object({ folded: z.number().int(), pending: z.number().int() }).meta({ id: 'AuditFoldResult' }),
+      'rows signed',
+    ),
     ...errorResponses('UNAUTHORIZED', 'FORBIDDEN', 'AUDIT_LOG_UNAVAILABLE'),
   },
 });
@@ -93,7 +108,10 @@ export const audit = createRouter()
     };
     if (since !== undefined) {
       const lines = await c.var.storage.auditLogLines(since, 1_000_000);
-      return c.body(lines.map((l) => `${l.line}\n`).join(''), 200, { ...headers, 'content-type': 'application/x-ndjson' });
+      return c.body(lines.map((l) => `${l.line}\n`).join(''), 200, {
+        ...headers,
+        'content-type': 'application/x-ndjson',
+      });
     }
     const tar = await vaultTar(vault);
     return c.body(tar as Uint8Array<ArrayBuffer>, 200, {

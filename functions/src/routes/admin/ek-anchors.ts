@@ -2,9 +2,11 @@ import 'reflect-metadata';
 import { createRoute, z } from '@hono/zod-openapi';
 import { X509Certificate } from '@peculiar/x509';
 import { AddEkAnchorRequest, EkAnchorItem, EkAnchorList } from '../../../../shared/api/admin.ts';
+import { PendingActionView } from '../../../../shared/api/approvals.ts';
 import { ApiError } from '../../errors.ts';
 import { actorOf } from '../../middleware/admin.ts';
 import { createRouter, errorResponses, jsonBody, jsonResponse } from '../../router.ts';
+import { actionView, requireQuorum } from '../../services/quorum.ts';
 import { sha256Hex } from '../../services/secrets.ts';
 import type { EkAnchor } from '../../storage/types.ts';
 
@@ -26,10 +28,13 @@ const add = createRoute({
   path: '/',
   tags: ['admin'],
   summary: "Add an EK trust anchor (e.g. a private cloud's vTPM CA)",
+  description:
+    'A new anchor widens which TPMs are trusted: once the approval quorum is in force (ADMIN_APPROVAL_THRESHOLD admins have a security key) it answers 202 with a pending action; with threshold 0 or during bootstrap it is added at once as before. Deleting an anchor needs one admin.',
   security: [{ supabaseAuth: [] }],
   request: { body: jsonBody(AddEkAnchorRequest) },
   responses: {
     201: jsonResponse(EkAnchorItem, 'anchor added'),
+    202: jsonResponse(PendingActionView, 'the new anchor waits for the approval quorum'),
     ...errorResponses('UNAUTHORIZED', 'FORBIDDEN', 'CONFLICT'),
   },
 });
@@ -66,13 +71,23 @@ export const ekAnchors = createRouter()
         },
       );
     }
-    const anchor = await c.var.storage.addEkAnchor({
+    const actor = actorOf(c.var.admin);
+    const input = {
       label,
       pem: cert.toString('pem'),
       subject: cert.subject,
       fingerprint: await sha256Hex(new Uint8Array(cert.rawData)),
-      actor: actorOf(c.var.admin),
-    });
+    };
+    const pending = await requireQuorum(
+      { config: c.var.config, storage: c.var.storage, actor },
+      'ek_anchor.add',
+      input,
+    );
+    if (pending) {
+      c.var.log.info('admin.ek_anchor.pending', { actionId: pending.id, subject: input.subject });
+      return c.json(actionView(pending), 202);
+    }
+    const anchor = await c.var.storage.addEkAnchor({ ...input, actor });
     c.var.log.info('admin.ek_anchor.added', { id: anchor.id, subject: anchor.subject });
     return c.json(item(anchor), 201);
   })

@@ -1,8 +1,10 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { NodeItem, NodeList, NodeListQuery, SetNodeStatusRequest } from '../../../../shared/api/admin.ts';
+import { PendingActionView } from '../../../../shared/api/approvals.ts';
 import { NodeId } from '../../../../shared/api/common.ts';
 import { actorOf } from '../../middleware/admin.ts';
 import { createRouter, errorResponses, jsonBody, jsonResponse } from '../../router.ts';
+import { actionView, requireQuorum } from '../../services/quorum.ts';
 import type { NodeSummary } from '../../storage/types.ts';
 
 function item(n: NodeSummary): z.infer<typeof NodeItem> {
@@ -37,11 +39,14 @@ const setStatus = createRoute({
   path: '/{nodeId}/status',
   tags: ['admin'],
   summary: 'Suspend, reactivate or revoke a node (revoked is final)',
-  description: 'Takes effect on the node’s next call: status is read on every verify and heartbeat.',
+  description:
+    'Takes effect on the node’s next call: status is read on every verify and heartbeat. ' +
+    'Suspending and revoking need one admin. Reactivating a suspended node weakens security: once ADMIN_APPROVAL_THRESHOLD (t) administrators have enrolled a security key, it answers 202 with a pending action that executes after t approvals (POST /api/v1/admin/approvals/{id}/approve). With t = 0, or while fewer than t admins have a key (bootstrap), it runs at once as before.',
   security: [{ supabaseAuth: [] }],
   request: { params: z.object({ nodeId: NodeId }), body: jsonBody(SetNodeStatusRequest) },
   responses: {
     200: jsonResponse(NodeItem, 'status changed'),
+    202: jsonResponse(PendingActionView, 'reactivation waits for the approval quorum'),
     ...errorResponses('UNAUTHORIZED', 'FORBIDDEN', 'NODE_NOT_FOUND', 'CONFLICT'),
   },
 });
@@ -54,7 +59,19 @@ export const nodes = createRouter()
   .openapi(setStatus, async (c) => {
     const { nodeId } = c.req.valid('param');
     const { status, reason } = c.req.valid('json');
-    const node = await c.var.storage.setNodeStatus({ nodeId, status, reason, actor: actorOf(c.var.admin) });
+    const actor = actorOf(c.var.admin);
+    if (status === 'active' && (await c.var.storage.getNode(nodeId)).status === 'suspended') {
+      const pending = await requireQuorum(
+        { config: c.var.config, storage: c.var.storage, actor },
+        'node.reactivate',
+        { nodeId, reason },
+      );
+      if (pending) {
+        c.var.log.info('admin.node.reactivation_pending', { nodeId, actionId: pending.id });
+        return c.json(actionView(pending), 202);
+      }
+    }
+    const node = await c.var.storage.setNodeStatus({ nodeId, status, reason, actor });
     c.var.log.info('admin.node.status', { nodeId, status });
     return c.json(item(node), 200);
   });
