@@ -6,7 +6,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 bash scripts/ensure-system-packages.sh || exit 1
 mkdir -p .test-results
-rm -f .test-results/*.json .test-results/*.tap
+rm -f .test-results/*.json .test-results/*.tap .test-results/checks.txt
 
 npx vitest run --reporter=default --reporter=json --outputFile.json=.test-results/vitest.json "$@"
 status=$?
