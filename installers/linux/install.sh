@@ -65,6 +65,16 @@ b64_of_file() {
   base64 -w0 "$1"
 }
 
+# The boot event log as base64 into $2, or an empty file when there is none to send. securityfs reports
+# a size of 0 for binary_bios_measurements, so the content is read rather than tested with -s.
+event_log_b64() {
+  local src=$1 out=$2
+  : >"$out"
+  case "$src" in "" | none) return 0 ;; esac
+  [ -r "$src" ] || return 0
+  base64 -w0 <"$src" >"$out" 2>/dev/null || : >"$out"
+}
+
 # Lowercase hex of base64 read from stdin.
 hex_of_b64() {
   base64 -d | od -An -tx1 -v | tr -d ' \n'
@@ -231,6 +241,9 @@ Options (each also from the environment variable shown):
   --config-dir DIR     credentials and state (NODERR_CONFIG_DIR; default /etc/noderr)
   --install-dir DIR    programs (NODERR_INSTALL_DIR; default /opt/noderr)
   --log-file FILE      installer log (NODERR_LOG_FILE; default /var/log/noderr/install.log)
+  --event-log FILE     TCG boot event log sent with every attestation, for tiers that judge measured boot
+                       (NODERR_EVENT_LOG; default /sys/kernel/security/tpm0/binary_bios_measurements
+                       when readable; 'none' sends none)
   --token-file FILE    read the install token from FILE instead of the command line
                        (NODERR_INSTALL_TOKEN_FILE; the token may also come from NODERR_INSTALL_TOKEN)
   --no-docker          register and set up attestation only (NODERR_NO_DOCKER=1)
@@ -266,6 +279,7 @@ parse_args() {
   CONFIG_DIR=${NODERR_CONFIG_DIR:-/etc/noderr}
   INSTALL_DIR=${NODERR_INSTALL_DIR:-/opt/noderr}
   LOG_FILE_OPT=${NODERR_LOG_FILE:-}
+  EVENT_LOG=${NODERR_EVENT_LOG:-/sys/kernel/security/tpm0/binary_bios_measurements}
   TOKEN_FILE=${NODERR_INSTALL_TOKEN_FILE:-}
   NO_DOCKER=0 DRY_RUN=0 ASSUME_YES=0 UNINSTALL=0 VERBOSE=0
   if truthy "${NODERR_NO_DOCKER:-}"; then NO_DOCKER=1; fi
@@ -285,13 +299,13 @@ parse_args() {
   while [ $# -gt 0 ]; do
     opt=$1
     case "$opt" in
-      --api-url | --tcti | --config-dir | --install-dir | --log-file | --token-file | --min-cpu | --min-ram-gb | --min-disk-gb)
+      --api-url | --tcti | --config-dir | --install-dir | --log-file | --event-log | --token-file | --min-cpu | --min-ram-gb | --min-disk-gb)
         [ $# -ge 2 ] || usage_error "$opt needs a value."
         value=$2
         shift 2
         set_option "$opt" "$value"
         ;;
-      --api-url=* | --tcti=* | --config-dir=* | --install-dir=* | --log-file=* | --token-file=* | --min-cpu=* | --min-ram-gb=* | --min-disk-gb=*)
+      --api-url=* | --tcti=* | --config-dir=* | --install-dir=* | --log-file=* | --event-log=* | --token-file=* | --min-cpu=* | --min-ram-gb=* | --min-disk-gb=*)
         shift
         set_option "${opt%%=*}" "${opt#*=}"
         ;;
@@ -335,6 +349,7 @@ set_option() {
     --config-dir) CONFIG_DIR=$2 ;;
     --install-dir) INSTALL_DIR=$2 ;;
     --log-file) LOG_FILE_OPT=$2 ;;
+    --event-log) EVENT_LOG=$2 ;;
     --token-file) TOKEN_FILE=$2 ;;
     --min-cpu) MIN_CPU=$2 ;;
     --min-ram-gb) MIN_RAM_GB=$2 ;;
@@ -1111,6 +1126,8 @@ register_node() {
   done
   if [ -s "$w/ek-cert.der" ]; then b64_of_file "$w/ek-cert.der" >"$w/ek-cert.b64"; else : >"$w/ek-cert.b64"; fi
   system_info_json >"$w/system-info.json"
+  event_log_b64 "$EVENT_LOG" "$w/event-log.b64"
+  if [ -s "$w/event-log.b64" ]; then log "sending the boot event log from $EVENT_LOG"; fi
   log "registering: node key $LOCAL_NODE_ID, PCR selection $selection, EK certificate: ${EK_CERT_SOURCE}"
   local register="$w/register.json"
   if ! status=$(printf '%s' "$INSTALL_TOKEN" | jq -Rs \
@@ -1119,12 +1136,13 @@ register_node() {
     --rawfile quote "$w/quote.msg.b64" --rawfile signature "$w/quote.sig.b64" \
     --slurpfile pcrs "$w/pcrs.json" --rawfile publicArea "$w/key.pub.b64" \
     --rawfile certifyInfo "$w/certify.attest.b64" --rawfile certifySig "$w/certify.sig.b64" \
-    --slurpfile systemInfo "$w/system-info.json" \
+    --slurpfile systemInfo "$w/system-info.json" --rawfile eventLog "$w/event-log.b64" \
     '{installToken: ., publicKey: $publicKey,
       attestation: ({nonce: $nonce, ekPublic: $ekPublic, akPublic: $akPublic, quote: $quote, signature: $signature,
         pcrValues: $pcrs[0],
         nodeKeyCertification: {publicArea: $publicArea, certifyInfo: $certifyInfo, signature: $certifySig}}
-        + (if $ekCert == "" then {} else {ekCertificate: $ekCert} end)),
+        + (if $ekCert == "" then {} else {ekCertificate: $ekCert} end)
+        + (if $eventLog == "" then {} else {eventLog: $eventLog} end)),
       systemInfo: $systemInfo[0]}' | api_post /api/v1/auth/register "$register"); then
     fail "$EXIT_API" "Cannot reach the noderr API at ${API_URL}: $(tail -n1 "$CURL_ERR")." "Check the network and run the installer again."
   fi
@@ -1221,7 +1239,7 @@ heartbeat_script() {
   printf 'set -euo pipefail\n'
   printf 'NODERR_CONFIG_DIR=%s-%q}\n' "\${NODERR_CONFIG_DIR:" "$config_dir"
   printf 'NODERR_VERSION=%q\n' "$NODERR_VERSION"
-  declare -f tpm_tool tpm_flush hex_of_file b64_of_file hex_of_b64 pcr_selection_arg pcr_yaml_to_json tpm_quote \
+  declare -f tpm_tool tpm_flush hex_of_file b64_of_file event_log_b64 hex_of_b64 pcr_selection_arg pcr_yaml_to_json tpm_quote \
     api_post api_error_fields hb_fail hb_api hb_metrics hb_main
   printf 'hb_main "$@"\n'
 }
@@ -1269,11 +1287,13 @@ hb_main() {
   local conf="$NODERR_CONFIG_DIR/node.conf" creds="$NODERR_CONFIG_DIR/credentials.json"
   if [ ! -r "$conf" ] || [ ! -r "$creds" ]; then hb_fail 1 "no node configuration in $NODERR_CONFIG_DIR (node.conf, credentials.json)." "Run as root; install the node with the noderr installer first."; fi
   local key value node_id="" ak="" node_key="" selection="sha256:0,1,2,3,4,5,6,7"
+  local event_log=/sys/kernel/security/tpm0/binary_bios_measurements
   API_URL="" TPM_TIMEOUT=30
   while IFS='=' read -r key value; do
     case "$key" in
       API_URL) API_URL=$value ;; NODE_ID) node_id=$value ;; AK_HANDLE) ak=$value ;; KEY_HANDLE) node_key=$value ;;
       TCTI) export TPM2TOOLS_TCTI=$value ;; PCR_SELECTION) selection=$value ;; TPM_TIMEOUT) TPM_TIMEOUT=$value ;;
+      EVENT_LOG) event_log=$value ;;
     esac
   done <"$conf"
   if [ -z "$API_URL" ] || [ -z "$node_id" ] || [ -z "$ak" ] || [ -z "$node_key" ]; then
@@ -1327,9 +1347,12 @@ hb_main() {
       hb_fail 4 "the TPM could not quote with the AK $ak: $(tail -n1 "$TPM_ERR_LOG")" "Check that the TPM is reachable and that the key was not removed."
     b64_of_file "$dir/quote.msg" >"$dir/quote.msg.b64"
     b64_of_file "$dir/quote.sig" >"$dir/quote.sig.b64"
+    event_log_b64 "$event_log" "$dir/event-log.b64"
     jq -n --arg nodeId "$node_id" --slurpfile metrics "$dir/metrics.json" --arg nonce "$att_nonce" \
       --rawfile quote "$dir/quote.msg.b64" --rawfile signature "$dir/quote.sig.b64" --slurpfile pcrs "$dir/pcrs.json" \
-      '{nodeId: $nodeId, metrics: $metrics[0], attestation: {nonce: $nonce, quote: $quote, signature: $signature, pcrValues: $pcrs[0]}}' |
+      --rawfile eventLog "$dir/event-log.b64" \
+      '{nodeId: $nodeId, metrics: $metrics[0], attestation: ({nonce: $nonce, quote: $quote, signature: $signature, pcrValues: $pcrs[0]}
+        + (if $eventLog == "" then {} else {eventLog: $eventLog} end))}' |
       hb_api /api/v1/auth/heartbeat "$dir/heartbeat2.json" "$dir/auth.header"
     rm -f "$pending"
     reattested=", re-attested"
@@ -1738,6 +1761,7 @@ main() {
     flock -n 9 || fail "$EXIT_FAILURE" "Another noderr installer is running on this host." "Wait for it to finish, then run again if needed."
     if ! stage_at_least activated; then
       STATE[API_URL]=$API_URL STATE[TCTI]=$TCTI STATE[TPM_TIMEOUT]=$TPM_TIMEOUT STATE[NO_DOCKER]=$NO_DOCKER
+      STATE[EVENT_LOG]=$EVENT_LOG
       remember_install_config
     fi
     save_state

@@ -396,3 +396,50 @@ describe('the installer served by the Worker', () => {
     console.log(`piped install with Docker (test double): ${r.ms} ms; steps ${stepTimings(host)}`);
   }, 90_000);
 });
+
+describe('measured boot: the installer and noderr-heartbeat send the boot event log', () => {
+  it('registers under an event-log policy and re-attests with the log', async () => {
+    const { toHex } = await import('../../../shared/encoding/bytes.ts');
+    const { KERNEL, sha256Hex, syntheticBoot } = await import(
+      '../../../shared/tpm2/eventlog/testing/synthetic.ts'
+    );
+    const { tpm } = await trustedSwtpm(stack);
+    const host = newHost(tpm);
+    // A boot whose every measurement is also extended into this TPM, as firmware and GRUB would do.
+    const boot = await syntheticBoot({ secureBoot: true });
+    for (const e of boot.log.events) {
+      await tpm2(tpm.tcti, 'tpm2_pcrextend', [
+        `${e.pcr}:sha1=${toHex(e.digests.sha1!)},sha256=${toHex(e.digests.sha256!)}`,
+      ]);
+    }
+    const logFile = join(host.dir, 'binary_bios_measurements');
+    writeFileSync(logFile, boot.log.bytes);
+    await stack.admin.setPolicy('GUARDIAN', {
+      pcrSelection: { sha256: [0, 4, 5, 7, 8, 9] },
+      pcrMode: 'none',
+      eventLogRules: { requireSecureBoot: true, kernelSha256Allowlist: [await sha256Hex(KERNEL.contents)] },
+    });
+    const { token } = await stack.admin.createToken('GUARDIAN');
+    const r = await run('bash', [INSTALLER, ...host.args, '--no-docker', '--yes', '--event-log', logFile], {
+      ...host.env,
+      NODERR_INSTALL_TOKEN: token,
+    });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const { nodeId } = credentials(host);
+    expect((await stack.admin.node(nodeId))?.status).toBe('active');
+    expect(readFileSync(host.env.NODERR_LOG_FILE!, 'utf8')).toContain(
+      `sending the boot event log from ${logFile}`,
+    );
+
+    const sql = postgres(stack.databaseUrl, { max: 1, onnotice: () => undefined });
+    try {
+      await sql`update public.node_identities set attestation_due_at = now() - interval '1 second' where node_id = ${nodeId}`;
+      const hb = join(host.env.NODERR_INSTALL_DIR!, 'bin/noderr-heartbeat');
+      const beat = await run(hb, [], { NODERR_CONFIG_DIR: host.env.NODERR_CONFIG_DIR! });
+      expect(beat.code, beat.stderr).toBe(0);
+      expect(beat.stdout.trim()).toBe(`noderr-heartbeat: ok (node ${nodeId}, re-attested)`);
+    } finally {
+      await sql.end();
+    }
+  }, 90_000);
+});
