@@ -6,6 +6,8 @@ const BIN = join(import.meta.dirname, '..', 'bin', 'noderr-agent.mjs');
 
 export interface CliRun {
   code: number | null;
+  /** The signal that ended the process (a test-only kill point: SIGKILL), else null. */
+  signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
   json: Record<string, unknown>;
@@ -24,13 +26,13 @@ export function agent(args: string[], env: Record<string, string> = {}, timeoutM
     child.stderr.on('data', (d) => (stderr += d));
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.on('error', reject);
-    child.on('exit', (code) => {
+    child.on('exit', (code, signal) => {
       clearTimeout(timer);
       let json: Record<string, unknown> = {};
       try {
         json = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}');
       } catch {}
-      resolve({ code, stdout, stderr, json });
+      resolve({ code, signal, stdout, stderr, json });
     });
   });
 }

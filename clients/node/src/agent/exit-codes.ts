@@ -9,6 +9,10 @@ export const EXIT = {
   tpm: 4,
   apiRejected: 5,
   apiUnreachable: 6,
+  /** A persistent handle the agent wants holds an object it did not create (register: use --force). */
+  handleOccupied: 7,
+  /** The API activated the node but the agent lost its credentials: an admin must revoke it. */
+  registrationLost: 8,
   revoked: 10,
   suspended: 11,
 } as const;
@@ -22,6 +26,10 @@ export function exitCodeFor(code: AgentErrorCode): number {
     case 'STATE_INVALID':
     case 'ALREADY_REGISTERED':
       return EXIT.notRegistered;
+    case 'HANDLE_OCCUPIED':
+      return EXIT.handleOccupied;
+    case 'REGISTRATION_LOST':
+      return EXIT.registrationLost;
     case 'NODE_REVOKED':
       return EXIT.revoked;
     case 'NODE_SUSPENDED':

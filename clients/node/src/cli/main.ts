@@ -3,9 +3,10 @@ import { type AgentContext, apiClient, withTpm } from '../agent/context.ts';
 import { runDaemon } from '../agent/daemon.ts';
 import { EXIT } from '../agent/exit-codes.ts';
 import { heartbeatOnce } from '../agent/heartbeat.ts';
-import { register } from '../agent/register.ts';
+import { register, TEST_ONLY_KILL_POINTS, type TestOnlyKillPoint } from '../agent/register.ts';
 import { defaultStateDir, StateStore } from '../agent/state.ts';
 import { AGENT_VERSION } from '../agent/system-info.ts';
+import { unregister } from '../agent/unregister.ts';
 import { AgentError } from '../errors.ts';
 import { getHandles, tpmInfo } from '../tpm/capability.ts';
 import { EK_CERT_INDEX } from '../tpm/ek.ts';
@@ -24,6 +25,10 @@ Usage:
   noderr-agent heartbeat                    one challenge → verify → heartbeat (answers re-attestation)
   noderr-agent run                          daemon: heartbeats, re-attestation, backoff, SIGTERM-safe
   noderr-agent status                       what the state directory says
+  noderr-agent unregister [--keep-state]    evict the agent's AK and node key from the TPM (only if they
+                                            are still the recorded ones) and remove its state and
+                                            credentials; the node stays registered at the API until an
+                                            admin revokes it
   noderr-agent mastr …                      MASTR hardware-token boot gate: provision, golden-hash,
                                             token-provision, bootstrap, guard, emulate-token, debug
                                             (noderr-agent mastr --help)
@@ -37,12 +42,16 @@ Options:
   --json              machine-readable output (one JSON object; \`run\`: one JSON event per line)
   --api-url URL       (register) the API base URL
   --ek rsa|ecc|auto   (register) which EK to use; auto prefers one with a certificate in NV (ECC first)
-  --force             (register) replace an existing registration
+  --force             (register) replace an existing registration, and evict objects of other
+                      programs from the agent's key handles (0x81008001, 0x81008002)
+  --keep-state        (unregister) evict the keys but leave the state directory as it is
   --interval SECONDS  (register: stored default; run: override) heartbeat interval, default 60
   --backoff-max SECONDS  (run) longest wait between retries while the API is down, default 300
 
 Exit codes: 0 ok, 1 unexpected failure, 2 usage, 3 not registered / already registered, 4 TPM error,
-  5 API rejected the request, 6 API unreachable, 10 node revoked, 11 node suspended.
+  5 API rejected the request, 6 API unreachable, 7 a key handle holds another program's object,
+  8 activated but the credentials were lost (an admin must revoke the node), 10 node revoked,
+  11 node suspended.
 `;
 
 const OPTIONS = {
@@ -52,6 +61,7 @@ const OPTIONS = {
   'api-url': { type: 'string' },
   ek: { type: 'string' },
   force: { type: 'boolean' },
+  'keep-state': { type: 'boolean' },
   interval: { type: 'string' },
   'backoff-max': { type: 'string' },
   'backoff-base-ms': { type: 'string' },
@@ -70,7 +80,12 @@ function positiveNumber(v: string | undefined, name: string, fallback: number): 
   return n;
 }
 
-async function readToken(arg: string | undefined, io: CliIo, warn: (s: string) => void): Promise<string> {
+async function readToken(
+  arg: string | undefined,
+  io: CliIo,
+  warn: (s: string) => void,
+  required: boolean,
+): Promise<string | undefined> {
   let token: string | undefined;
   if (arg === '-') token = (await io.readStdin()).trim();
   else if (arg) {
@@ -79,6 +94,7 @@ async function readToken(arg: string | undefined, io: CliIo, warn: (s: string) =
     );
     token = arg;
   } else token = io.env.NODERR_INSTALL_TOKEN?.trim();
+  if (!token && !required) return undefined;
   if (!token)
     throw usage('register needs the install token (NODERR_INSTALL_TOKEN, - for stdin, or an argument)');
   if (!/^ndr_install_[0-9a-f]{64}$/.test(token))
@@ -114,8 +130,12 @@ export async function main(argv: string[], io: CliIo = processIo, signal?: Abort
       return cmd || values.help ? EXIT.ok : EXIT.usage;
     }
     const store = new StateStore(values['state-dir'] ?? defaultStateDir(io.env));
+    const pending = cmd === 'register' || cmd === 'unregister' ? store.readPending() : undefined;
     const registered = cmd === 'register' ? undefined : store.readState();
-    const tpmSpec = values.tpm ?? io.env.NODERR_TPM ?? registered?.tpm ?? defaultTpmSpec();
+    // The TPM the agent's keys live in: the registered one, an interrupted registration's, the key record's.
+    const recordedTpm =
+      registered?.tpm ?? pending?.state.tpm ?? (cmd === 'unregister' ? store.readKeys()?.tpm : undefined);
+    const tpmSpec = values.tpm ?? io.env.NODERR_TPM ?? recordedTpm ?? defaultTpmSpec();
     parseTpmSpec(tpmSpec); // a bad --tpm is a usage error before anything else happens
     const ctx = (apiUrl: string): AgentContext => ({
       store,
@@ -161,22 +181,59 @@ export async function main(argv: string[], io: CliIo = processIo, signal?: Abort
       }
       case 'register': {
         if (rest.length > 0) throw usage('register takes one argument, the install token');
-        const apiUrl = values['api-url'] ?? io.env.NODERR_API_URL;
+        // An interrupted registration is finished first (register.ts): it knows its API and its token was
+        // presented already, so neither is required then.
+        const apiUrl = values['api-url'] ?? io.env.NODERR_API_URL ?? pending?.state.apiUrl;
         if (!apiUrl || !/^https?:\/\//.test(apiUrl)) throw usage('register needs --api-url http(s)://…');
         const ek = values.ek ?? 'auto';
         if (ek !== 'rsa' && ek !== 'ecc' && ek !== 'auto') throw usage('--ek must be rsa, ecc or auto');
-        const installToken = await readToken(sub, io, (w) => io.stderr(`noderr-agent: warning: ${w}\n`));
+        const installToken = await readToken(
+          sub,
+          io,
+          (w) => io.stderr(`noderr-agent: warning: ${w}\n`),
+          pending === undefined,
+        );
+        const killAt = io.env.NODERR_TEST_ONLY_KILL_AT;
+        if (killAt !== undefined && !(TEST_ONLY_KILL_POINTS as readonly string[]).includes(killAt))
+          throw usage(`NODERR_TEST_ONLY_KILL_AT must be one of ${TEST_ONLY_KILL_POINTS.join(', ')}`);
         const r = await register(ctx(apiUrl), {
           installToken,
           apiUrl,
           ek,
           force: values.force === true,
           heartbeatIntervalSeconds: positiveNumber(values.interval, 'interval', 60),
+          ...(killAt ? { testOnlyKillAt: killAt as TestOnlyKillPoint } : {}),
         });
         out.result(
           { ...r },
-          `Registered node ${r.nodeId} (tier ${r.tier}, ${r.ekKind.toUpperCase()} EK, certificate: ${r.ekCertificate}). State in ${r.stateDir}.`,
+          `${r.resumed ? 'Finished the interrupted registration: registered' : 'Registered'} node ${r.nodeId} (tier ${r.tier}, ${r.ekKind.toUpperCase()} EK, certificate: ${r.ekCertificate}). State in ${r.stateDir}.`,
         );
+        return EXIT.ok;
+      }
+      case 'unregister': {
+        if (sub) throw usage('unregister takes no arguments');
+        const r = await unregister(
+          { store, tpmSpec, progress: out.progress },
+          { keepState: values['keep-state'] === true },
+        );
+        const lines = [
+          r.nodeId
+            ? `Unregistered node ${r.nodeId} from this machine.`
+            : 'Removed the agent from this machine.',
+          ...r.evicted.map(
+            (k) => `TPM: evicted the ${k.role === 'ak' ? 'attestation key' : 'node key'} at ${k.handle}`,
+          ),
+          ...r.absent.map(
+            (k) =>
+              `TPM: the ${k.role === 'ak' ? 'attestation key' : 'node key'} at ${k.handle} was already gone`,
+          ),
+          ...r.kept.map((k) => `TPM: kept ${k.handle}: it ${k.reason}`),
+          r.stateKept
+            ? `Files: kept the state directory ${r.stateDir} (--keep-state)`
+            : `Files: removed ${r.removedFiles.join(', ') || 'nothing'} from ${r.stateDir}${r.stateDirRemoved ? ' (and the directory)' : ''}`,
+          `API: ${r.apiRegistration}.`,
+        ];
+        out.result({ ...r }, lines.join('\n'));
         return EXIT.ok;
       }
       case 'heartbeat': {
@@ -211,6 +268,14 @@ export async function main(argv: string[], io: CliIo = processIo, signal?: Abort
       }
       case 'status': {
         if (sub) throw usage('status takes no arguments');
+        const interrupted = registered ? undefined : store.readPending();
+        if (interrupted) {
+          throw new AgentError(
+            'NOT_REGISTERED',
+            `the registration of ${interrupted.state.nodeId} was interrupted before it finished: run \`noderr-agent register\` again to finish it`,
+            { pendingActivation: true, nodeId: interrupted.state.nodeId },
+          );
+        }
         const state = store.requireState();
         const s = store.readStatus();
         const value = {

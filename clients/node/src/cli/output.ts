@@ -20,7 +20,12 @@ export const processIo: CliIo = {
   env: process.env,
 };
 
-/** `--json`: one JSON object on stdout (`ok` true/false); otherwise readable lines. */
+/**
+ * `--json`: one JSON object on stdout (`ok` true/false); otherwise readable lines. A failure is
+ * `{"ok":false,"error":{"code","message","details":{…}},"exitCode":N}`; `details` is always present (empty
+ * when there is nothing to add) and carries the API's `apiCode`, `status`, `requestId` and, for
+ * ATTESTATION_INVALID, the verifier's `reason`.
+ */
 export interface Output {
   json: boolean;
   progress(step: string): void;
@@ -63,7 +68,8 @@ export function makeOutput(io: CliIo, json: boolean): Output {
             error: {
               code: unexpected ? 'INTERNAL' : err.code,
               message: err.message,
-              ...(err.details ? { details: err.details } : {}),
+              // Always an object, so installers can test `error.details.apiCode` / `.reason` without guards.
+              details: err.details ?? {},
             },
             exitCode: exit,
           })}\n`,
