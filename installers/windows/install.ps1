@@ -156,6 +156,8 @@ $NoderrAgentErrors = @{
     NOT_REGISTERED             = @{ Exit = 1; Message = 'The agent has no registration in its state directory.'; Hint = 'Run the installer again with the install token.' }
     ALREADY_REGISTERED         = @{ Exit = 1; Message = 'The agent is already registered.'; Hint = 'Run the installer again without a token: it continues the installation.' }
     STATE_INVALID              = @{ Exit = 1; Message = 'The agent state directory is unreadable.'; Hint = 'Run with -Uninstall, then install with a new token.' }
+    HANDLE_OCCUPIED            = @{ Exit = 5; Message = 'The TPM handles the agent uses hold keys of another program.'; Hint = 'Find out which program owns them; the installer never removes keys it did not create. Free the handles, then run the installer again.' }
+    REGISTRATION_LOST          = @{ Exit = 8; Message = 'The node was activated at the API but its credentials were lost before they were saved.'; Hint = 'Ask an administrator to revoke that node in the dApp and to issue a new install token, then run the installer again with it.' }
     API_UNREACHABLE            = @{ Exit = 4; Message = 'The agent cannot reach the noderr API.'; Hint = 'Check the network, DNS, firewall and proxy, then run the installer again.' }
     API_REJECTED               = @{ Exit = 4; Message = 'The API rejected the agent request.'; Hint = 'Run the installer again; if it fails the same way, send the log to support.' }
     API_RESPONSE_INVALID       = @{ Exit = 4; Message = 'The API answered something the agent does not understand.'; Hint = 'The agent and the API versions differ: download the installer again and run it.' }
@@ -1077,6 +1079,8 @@ function Uninstall-NoderrNode {
     $kept = @()
     $installDir = $script:Opt.InstallDir
     if ($state.ContainsKey('InstallDir') -and $state.InstallDir) { $installDir = [string]$state.InstallDir }
+    # The agent to run for `unregister` is the one this install put there.
+    $script:Opt.InstallDir = $installDir
     if (-not (Test-Path -LiteralPath $script:Opt.DataDir) -and -not (Test-Path -LiteralPath $installDir)) {
         Write-NoderrOk "noderr is not installed here (no $($script:Opt.DataDir)): nothing to remove."
         return
@@ -1103,13 +1107,38 @@ function Uninstall-NoderrNode {
         $removed += "container $NoderrContainerName and network $NoderrDockerNetwork"
         $kept += "the Docker image $($state.DockerImage) (remove it with: docker rmi $($state.DockerImage))"
     }
+    # The agent removes the TPM keys it created (only those whose Names it recorded), before its files go.
+    $agentRemovedKeys = $false
+    if (-not $script:NodeExe) {
+        $nodeCmd = Get-Command -Name 'node.exe' -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1
+        if ($nodeCmd) { $script:NodeExe = $nodeCmd.Source }
+    }
+    if ((Test-Path -LiteralPath (Get-NoderrAgentPath)) -and $script:NodeExe) {
+        if ($script:Opt.DryRun) {
+            Write-Host "    [dry-run] would run noderr-agent unregister (evicts the agent's TPM keys)"
+        }
+        else {
+            $u = Invoke-NoderrAgent -Arguments @('unregister')
+            if ($u.ExitCode -eq 0) {
+                $agentRemovedKeys = $true
+                $removed += "the agent's TPM keys at $($NoderrAgentHandles -join ', ')"
+            }
+            elseif ($u.ExitCode -eq 3) {
+                Write-Verbose 'noderr-agent unregister: no registration recorded, no TPM keys to remove'
+            }
+            else {
+                Write-NoderrWarning "noderr-agent unregister exited with $($u.ExitCode): the TPM keys were left in place."
+            }
+        }
+    }
     foreach ($d in @($installDir, $script:Opt.DataDir)) {
         if (Test-Path -LiteralPath $d) {
             Invoke-NoderrAction -Description "remove $d" -Action { Remove-Item -LiteralPath $d -Recurse -Force } | Out-Null
             $removed += $d
         }
     }
-    $kept += "the agent's TPM keys at $($NoderrAgentHandles -join ', ') (no Windows tool here removes them; a new registration replaces them) and everything else in the TPM"
+    if ($agentRemovedKeys) { $kept += 'everything else in the TPM (never touched)' }
+    else { $kept += "the agent's TPM keys at $($NoderrAgentHandles -join ', ') if any (noderr-agent unregister did not run) and everything else in the TPM" }
     $kept += 'Node.js and Docker'
     if ($state.ContainsKey('NodeId') -and $state.NodeId) {
         $kept += "the node's registration $($state.NodeId) at the API: revoke it in the dApp if this node is gone for good"
