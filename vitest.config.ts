@@ -12,7 +12,14 @@ export const WORKER_TEST_BINDINGS = {
   ENVIRONMENT: 'test',
   JWT_ISSUER: 'https://noderr-trust.test',
   DAPP_ORIGINS: 'https://dapp.test',
-  NODE_JWT_KEYS: await generateSigningKeySet(),
+  // Two session keys, newest first: the first is activated on first use (bootstrap), the second stays
+  // pending until functions/test/worker/session-keys.test.ts activates it.
+  NODE_JWT_KEYS: JSON.stringify({
+    keys: [
+      ...JSON.parse(await generateSigningKeySet()).keys,
+      ...JSON.parse(await generateSigningKeySet()).keys,
+    ],
+  }),
   SUPABASE_JWT_SECRET: 'test-only-supabase-jwt-secret-0123456789abcdef',
   AUDIT_SIGNING_KEY: generateAuditSigningKey(),
 };

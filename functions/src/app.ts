@@ -14,6 +14,7 @@ import { installTokens } from './routes/admin/install-tokens.ts';
 import { nodes } from './routes/admin/nodes.ts';
 import { policies } from './routes/admin/policies.ts';
 import { securityKeys } from './routes/admin/security-keys.ts';
+import { sessionKeys } from './routes/admin/session-keys.ts';
 import { agent } from './routes/agent.ts';
 import { docs } from './routes/docs.ts';
 import { health } from './routes/health.ts';
@@ -52,6 +53,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
   app.route('/api/v1/admin/audit', audit);
   app.route('/api/v1/admin/security-keys', securityKeys);
   app.route('/api/v1/admin/approvals', approvals);
+  app.route('/api/v1/admin/session-keys', sessionKeys);
   app.route('/.well-known/jwks.json', jwks);
   app.route('/docs', docs);
   app.route('/install', installers);

@@ -42,7 +42,17 @@ export const PendingActionKind = z.enum([
   'policy.relax',
   'ek_anchor.add',
   'admin_credential.activate',
+  'session_key.activate',
 ]);
+
+export const ActionApprovalView = z
+  .object({
+    adminUserId: z.string(),
+    adminLabel: z.string().nullable(),
+    credentialId: z.string(),
+    approvedAt: Timestamp,
+  })
+  .meta({ id: 'ActionApproval' });
 
 export const PendingActionView = z
   .object({
@@ -61,14 +71,7 @@ export const PendingActionView = z
     createdAt: Timestamp,
     expiresAt: Timestamp,
     executedAt: Timestamp.nullable(),
-    approvals: z.array(
-      z.object({
-        adminUserId: z.string(),
-        adminLabel: z.string().nullable(),
-        credentialId: z.string(),
-        approvedAt: Timestamp,
-      }),
-    ),
+    approvals: z.array(ActionApprovalView),
   })
   .meta({
     id: 'PendingAction',

@@ -69,10 +69,11 @@ describe('row level security and privileges', () => {
       'node_identities',
       'pending_actions',
       'pending_activations',
+      'session_signing_keys',
       'webauthn_challenges',
     ]);
-    // 23 + the signed audit log (4) + admin keys and approvals (8).
-    expect(functions.length).toBe(35);
+    // 23 + the signed audit log (4) + admin keys and approvals (8) + session signing keys (2).
+    expect(functions.length).toBe(37);
   });
 
   it('has RLS enabled on every table', async () => {

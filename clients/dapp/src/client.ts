@@ -5,6 +5,7 @@ import { type InstallTokensApi, installTokensApi } from './install-tokens.ts';
 import { type NodesApi, nodesApi } from './nodes.ts';
 import { type PoliciesApi, policiesApi } from './policies.ts';
 import type { FetchLike, RequestContext } from './request.ts';
+import { type SessionKeysApi, sessionKeysApi } from './session-keys.ts';
 
 /** Options of {@link createDappClient}: the API's origin plus how to authenticate. */
 export type DappClientOptions = AdminAuth & {
@@ -28,6 +29,8 @@ export interface DappClient {
   readonly securityKeys: SecurityKeysApi;
   /** Weakening actions waiting for the approval quorum. */
   readonly approvals: ApprovalsApi;
+  /** Node-session signing keys; activating one needs the quorum. */
+  readonly sessionKeys: SessionKeysApi;
 }
 
 /**
@@ -67,5 +70,6 @@ export function createDappClient(options: DappClientOptions): DappClient {
     ekAnchors: ekAnchorsApi(ctx),
     securityKeys: securityKeysApi(ctx),
     approvals: approvalsApi(ctx),
+    sessionKeys: sessionKeysApi(ctx),
   });
 }

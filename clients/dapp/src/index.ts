@@ -16,4 +16,5 @@ export type { InstallTokensApi } from './install-tokens.ts';
 export type { NodesApi } from './nodes.ts';
 export type { PoliciesApi } from './policies.ts';
 export type { FetchLike } from './request.ts';
+export type { SessionKeysApi } from './session-keys.ts';
 export type * from './types.ts';

@@ -14,6 +14,7 @@ import type {
 } from '../../../shared/api/admin.ts';
 import type { PendingActionView, SecurityKey } from '../../../shared/api/approvals.ts';
 import type { NodeOs, NodeStatus, Tier } from '../../../shared/api/common.ts';
+import type { SessionKeyView } from '../../../shared/api/session-keys.ts';
 
 /*
  * The SDK's request and response types, inferred from the zod schemas the Worker validates with
@@ -53,3 +54,6 @@ export type AddEkAnchorInput = z.input<typeof AddEkAnchorRequest>;
 export type PendingAction = z.output<typeof PendingActionView>;
 /** An administrator's enrolled FIDO2 security key. */
 export type AdminSecurityKey = z.output<typeof SecurityKey>;
+
+/** A node-session signing key and its approval (`sessionKeys.list`, `sessionKeys.activate`). */
+export type SessionKey = z.output<typeof SessionKeyView>;

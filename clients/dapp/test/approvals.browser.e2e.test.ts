@@ -12,6 +12,7 @@ import { readTar } from '../../../functions/src/services/tar.ts';
 import { createPostgresStorage } from '../../../functions/src/storage/postgres.ts';
 import { Stack } from '../../../functions/test/node/stack.ts';
 import { registerNode } from '../../../functions/test/node/storage-fixtures.ts';
+import { generateSigningKeySet } from '../../../scripts/lib/dev-secrets.ts';
 import { EVENTS_PATH } from '../../../shared/provara/event-log.ts';
 import { MemoryVaultFiles } from '../../../shared/provara/vault-files.ts';
 import { verifyVault } from '../../../shared/provara/verify.ts';
@@ -49,6 +50,8 @@ window.sdk = (baseUrl, token) => {
     approve: (id) => run(() => dapp.approvals.approve(id)),
     sign: (id) => run(() => dapp.approvals.sign(id)),
     submit: (id, assertion) => run(() => dapp.approvals.submit(id, assertion)),
+    activateSessionKey: (kid) => run(() => dapp.sessionKeys.activate(kid)),
+    sessionKeys: () => run(() => dapp.sessionKeys.list()),
   };
 };
 `;
@@ -80,6 +83,10 @@ let origin = '';
 let outDir = '';
 let alice: Admin;
 let bob: Admin;
+// NODE_JWT_KEYS with two keys, newest first: `firstKid` is activated on first use (bootstrap), `secondKid`
+// stays pending until the quorum activates it.
+let firstKid = '';
+let secondKid = '';
 
 async function adminToken(sub: string, email: string): Promise<string> {
   return new SignJWT({ role: 'authenticated', email, app_metadata: { role: 'admin' } })
@@ -165,8 +172,20 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   origin = `http://localhost:${(server.address() as AddressInfo).port}`;
+  const sessionKeys = {
+    keys: [
+      ...JSON.parse(await generateSigningKeySet()).keys,
+      ...JSON.parse(await generateSigningKeySet()).keys,
+    ] as { kid: string }[],
+  };
+  [firstKid, secondKid] = sessionKeys.keys.map((k) => k.kid) as [string, string];
   [stack, browser] = await Promise.all([
-    Stack.start({ DAPP_ORIGINS: origin, WEBAUTHN_RP_ID: 'localhost', ADMIN_APPROVAL_THRESHOLD: '2' }),
+    Stack.start({
+      DAPP_ORIGINS: origin,
+      WEBAUTHN_RP_ID: 'localhost',
+      ADMIN_APPROVAL_THRESHOLD: '2',
+      NODE_JWT_KEYS: JSON.stringify(sessionKeys),
+    }),
     chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_FLAGS }),
   ]);
   alice = await openAdmin('00000000-0000-4000-8000-0000000a11ce', 'alice@noderr.test');
@@ -199,6 +218,11 @@ describe('hardware-key quorum in Chromium (virtual authenticators, 2 of 2)', () 
     const res = await alice.call<{ status: string }>('reactivate', id);
     expect(res).toMatchObject({ ok: true, value: { status: 'active' } });
     expect(await nodeStatus(id)).toBe('active');
+  });
+
+  it('before any key is enrolled, the first session signing key is activated on first use', async () => {
+    const jwks = await stack.call<{ keys: { kid: string }[] }>('GET', '/.well-known/jwks.json');
+    expect(jwks.body.keys.map((k) => k.kid)).toEqual([firstKid]);
   });
 
   it('two admins enrol their security keys; each is active at once while the quorum is not yet in force', async () => {
@@ -258,6 +282,64 @@ describe('hardware-key quorum in Chromium (virtual authenticators, 2 of 2)', () 
     expect(res).toMatchObject({ ok: true, value: { counted: true, action: { status: 'executed' } } });
     expect((res as { value: Approved }).value.action.approvals).toHaveLength(2);
     expect(await nodeStatus(nodeId)).toBe('active');
+  });
+
+  it('with the quorum in force, activating the pending session key needs two approvals; then it signs and JWKS rotates', async () => {
+    const res = await alice.call<Action & { kind: string; params: { kid: string } }>(
+      'activateSessionKey',
+      secondKid,
+    );
+    expect(res).toMatchObject({
+      ok: true,
+      value: { kind: 'session_key.activate', status: 'pending', threshold: 2, params: { kid: secondKid } },
+    });
+    const id = (res as { value: Action }).value.id;
+    expect(await alice.call<Approved>('approve', id)).toMatchObject({
+      ok: true,
+      value: { action: { status: 'pending' } },
+    });
+    const jwksBefore = await stack.call<{ keys: { kid: string }[] }>('GET', '/.well-known/jwks.json');
+    expect(jwksBefore.body.keys.map((k) => k.kid)).toEqual([firstKid]);
+    expect(await bob.call<Approved>('approve', id)).toMatchObject({
+      ok: true,
+      value: { action: { status: 'executed' } },
+    });
+    const listed = await alice.call<{
+      items: {
+        kid: string;
+        status: string;
+        activationMode: string;
+        signing: boolean;
+        approvals: unknown[];
+      }[];
+    }>('sessionKeys');
+    const items = (
+      listed as {
+        value: {
+          items: {
+            kid: string;
+            status: string;
+            activationMode: string;
+            signing: boolean;
+            approvals: unknown[];
+          }[];
+        };
+      }
+    ).value.items;
+    expect(items.find((k) => k.kid === secondKid)).toMatchObject({
+      status: 'active',
+      activationMode: 'quorum',
+      signing: true,
+    });
+    expect(items.find((k) => k.kid === secondKid)?.approvals).toHaveLength(2);
+    expect(items.find((k) => k.kid === firstKid)).toMatchObject({
+      status: 'retired',
+      activationMode: 'auto',
+    });
+    const jwks = await stack.call<{ keys: { kid: string }[] }>('GET', '/.well-known/jwks.json');
+    expect(jwks.body.keys.map((k) => k.kid)).toEqual([secondKid, firstKid]);
+    const again = await alice.call('activateSessionKey', firstKid);
+    expect(again).toMatchObject({ ok: false, code: 'CONFLICT', status: 409 });
   });
 
   it('an expired pending action cannot be completed (ACTION_EXPIRED)', async () => {
@@ -348,5 +430,16 @@ describe('hardware-key quorum in Chromium (virtual authenticators, 2 of 2)', () 
         e.payload.new_status === 'active',
     );
     expect(statusChange?.payload.actor).toMatch(/^quorum 2 of 2: alice@noderr\.test .*, bob@noderr\.test /);
+    const rotation = lines.find(
+      (e) => e.payload.action === 'session_key.activated' && e.payload.details.kid === secondKid,
+    );
+    expect(rotation?.payload.details).toMatchObject({ mode: 'quorum', previous_kid: firstKid });
+    expect(
+      lines.some(
+        (e) =>
+          e.type === 'com.noderr.trust.multisig_approval' &&
+          e.payload.details.action_id === rotation?.payload.details.action_id,
+      ),
+    ).toBe(true);
   });
 });

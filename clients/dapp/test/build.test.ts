@@ -42,6 +42,7 @@ describe('package build', () => {
       'nodes',
       'policies',
       'securityKeys',
+      'sessionKeys',
     ]);
   });
 

@@ -46,7 +46,7 @@ export const activate = createRouter().openapi(route, async (c) => {
     secretHash: await sha256Hex(secretBytes),
     apiKeyHash: await sha256Hex(apiKey),
   });
-  const session = await mintNodeSession(c.var.config, {
+  const session = await mintNodeSession(c.var.config, c.var.storage, {
     nodeId: node.nodeId,
     tier: node.tier,
     jkt: await nodeKeyJkt(node.publicKey),

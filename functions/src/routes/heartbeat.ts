@@ -46,7 +46,7 @@ export const heartbeat = createRouter().openapi(route, async (c) => {
       'Send the node session as Authorization: Bearer <jwt> (from auth/verify).',
     );
   }
-  const claims = await verifyNodeSession(config, bearer);
+  const claims = await verifyNodeSession(config, storage, bearer);
   if (claims.sub !== body.nodeId) {
     throw new ApiError(
       'SESSION_FORBIDDEN',

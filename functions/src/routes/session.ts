@@ -73,7 +73,7 @@ export const session = createRouter()
       c.var.log.warn('session.bad_signature', { nodeId: body.nodeId });
       throw BAD_CREDENTIALS();
     }
-    const minted = await mintNodeSession(c.var.config, {
+    const minted = await mintNodeSession(c.var.config, c.var.storage, {
       nodeId: node.nodeId,
       tier: node.tier,
       jkt: await nodeKeyJkt(node.publicKey),

@@ -1,4 +1,5 @@
 import type {
+  ActivateSessionKeyInput,
   AddAdminCredentialInput,
   AddEkAnchorInput,
   AdminCredential,
@@ -36,8 +37,10 @@ import type {
   ReattestationChallenge,
   RecordAttestationInput,
   RegisteredNode,
+  SessionSigningKey,
   SetNodeStatusInput,
   Sha256Hex,
+  SyncSessionKeysInput,
   Tier,
 } from './types.ts';
 
@@ -153,6 +156,18 @@ export interface Storage {
   listPendingActions(status?: 'pending' | 'expired' | 'executed' | null): Promise<PendingAction[]>;
   /** `approve_pending_action`. ACTION_NOT_FOUND, ACTION_NOT_PENDING, ACTION_EXPIRED, APPROVAL_INVALID, + the action's own. */
   approvePendingAction(input: ApproveActionInput): Promise<{ action: PendingAction; counted: boolean }>;
+
+  // Node-session signing keys under the quorum --------------------------------------------------------
+  /**
+   * `sync_session_keys`: registers the secret's unseen keys as pending (audited), activates the first
+   * on first use while the quorum is not in force, returns every key newest first. VALIDATION_FAILED.
+   */
+  syncSessionKeys(input: SyncSessionKeysInput): Promise<SessionSigningKey[]>;
+  /**
+   * `activate_session_key`: one admin, bootstrap only. VALIDATION_FAILED, NOT_FOUND, CONFLICT (quorum in
+   * force, thumbprint differs, key not pending). Under the quorum: a `session_key.activate` action.
+   */
+  activateSessionKey(input: ActivateSessionKeyInput): Promise<SessionSigningKey>;
 }
 
 /** The database could not be reached (connection refused, timeout, pool exhausted). */

@@ -16,6 +16,8 @@ import type {
   PcrSelection,
   PcrValues,
   PendingAction,
+  SessionKeyActivationMode,
+  SessionSigningKey,
   Tier,
 } from './types.ts';
 
@@ -198,7 +200,13 @@ export function adminCredential(o: Record<string, unknown>): AdminCredential {
 export function pendingAction(o: Record<string, unknown>): PendingAction {
   return {
     id: text(o, 'id'),
-    kind: oneOf(o, 'kind', ['node.reactivate', 'policy.relax', 'ek_anchor.add', 'admin_credential.activate']),
+    kind: oneOf(o, 'kind', [
+      'node.reactivate',
+      'policy.relax',
+      'ek_anchor.add',
+      'admin_credential.activate',
+      'session_key.activate',
+    ]),
     params: object(o, 'params'),
     statement: text(o, 'statement'),
     digest: text(o, 'digest'),
@@ -209,13 +217,34 @@ export function pendingAction(o: Record<string, unknown>): PendingAction {
     createdAt: time(o, 'created_at'),
     expiresAt: time(o, 'expires_at'),
     executedAt: timeOrNull(o, 'executed_at'),
-    approvals: array<Record<string, unknown>>(o, 'approvals').map(
-      (a): ActionApproval => ({
-        adminUserId: text(a, 'admin_user_id'),
-        adminLabel: textOrNull(a, 'admin_label'),
-        credentialId: text(a, 'credential_id'),
-        approvedAt: time(a, 'approved_at'),
-      }),
-    ),
+    approvals: array<Record<string, unknown>>(o, 'approvals').map(approval),
+  };
+}
+
+function approval(a: Record<string, unknown>): ActionApproval {
+  return {
+    adminUserId: text(a, 'admin_user_id'),
+    adminLabel: textOrNull(a, 'admin_label'),
+    credentialId: text(a, 'credential_id'),
+    approvedAt: time(a, 'approved_at'),
+  };
+}
+
+export function sessionKey(o: Record<string, unknown>): SessionSigningKey {
+  return {
+    kid: text(o, 'kid'),
+    thumbprint: text(o, 'thumbprint'),
+    publicJwk: object(o, 'public_jwk'),
+    status: oneOf(o, 'status', ['pending', 'active', 'retired']),
+    firstSeenAt: time(o, 'first_seen_at'),
+    approvedAt: timeOrNull(o, 'approved_at'),
+    retiredAt: timeOrNull(o, 'retired_at'),
+    activationMode:
+      o.activation_mode === null || o.activation_mode === undefined
+        ? null
+        : oneOf<SessionKeyActivationMode>(o, 'activation_mode', ['auto', 'single_admin', 'quorum']),
+    activatedBy: textOrNull(o, 'activated_by'),
+    actionId: textOrNull(o, 'action_id'),
+    approvals: array<Record<string, unknown>>(o, 'approvals').map(approval),
   };
 }

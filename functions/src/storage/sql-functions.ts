@@ -405,5 +405,23 @@ export function createSqlFunctionStorage(rpc: Rpc, ping: () => Promise<void>): S
       });
       return { action: r.pendingAction(r.object(row, 'action')), counted: r.bool(row, 'counted') };
     },
+
+    async syncSessionKeys(input) {
+      const rows = await rpc('sync_session_keys', {
+        p_keys: input.keys.map((k) => ({ kid: k.kid, thumbprint: k.thumbprint, public_jwk: k.publicJwk })),
+        p_threshold: input.threshold,
+      });
+      return rows.map((row) => r.sessionKey(r.object(row, 'key')));
+    },
+
+    async activateSessionKey(input) {
+      const row = await one('activate_session_key', {
+        p_kid: input.kid,
+        p_thumbprint: input.thumbprint,
+        p_actor: input.actor,
+        p_threshold: input.threshold,
+      });
+      return r.sessionKey(r.object(row, 'key'));
+    },
   };
 }

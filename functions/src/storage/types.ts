@@ -388,7 +388,8 @@ export type PendingActionKind =
   | 'node.reactivate'
   | 'policy.relax'
   | 'ek_anchor.add'
-  | 'admin_credential.activate';
+  | 'admin_credential.activate'
+  | 'session_key.activate';
 export type PendingActionStatus = 'pending' | 'executed' | 'expired';
 
 export interface ActionApproval {
@@ -435,4 +436,48 @@ export interface ApproveActionInput {
   /** The verified assertion, for the signed log. */
   evidence: Record<string, unknown>;
   actor: string;
+}
+
+// Node-session signing keys under the quorum --------------------------------------------------------------
+
+export type SessionKeyStatus = 'pending' | 'active' | 'retired';
+export type SessionKeyActivationMode = 'auto' | 'single_admin' | 'quorum';
+
+/** A key of NODE_JWT_KEYS as the database knows it (public parts only). */
+export interface SessionSigningKey {
+  kid: string;
+  /** RFC 7638 SHA-256 thumbprint of the public key, base64url. */
+  thumbprint: string;
+  publicJwk: Record<string, unknown>;
+  status: SessionKeyStatus;
+  firstSeenAt: Timestamp;
+  approvedAt: Timestamp | null;
+  retiredAt: Timestamp | null;
+  activationMode: SessionKeyActivationMode | null;
+  activatedBy: string | null;
+  actionId: string | null;
+  approvals: ActionApproval[];
+}
+
+/** One key of the Worker secret, as `sync_session_keys` registers it. */
+export interface SessionKeyIdentity {
+  kid: string;
+  thumbprint: string;
+  /** Public JWK only: a private `d` member is refused (VALIDATION_FAILED). */
+  publicJwk: Record<string, unknown>;
+}
+
+export interface SyncSessionKeysInput {
+  /** The keys of NODE_JWT_KEYS in secret order (newest first); the first one is auto-activated on first use. */
+  keys: SessionKeyIdentity[];
+  /** ADMIN_APPROVAL_THRESHOLD: decides whether the quorum is in force (no auto-activation then). */
+  threshold: number;
+}
+
+export interface ActivateSessionKeyInput {
+  kid: string;
+  thumbprint: string;
+  actor: string;
+  /** ADMIN_APPROVAL_THRESHOLD: the single-admin path is refused (CONFLICT) while the quorum is in force. */
+  threshold: number;
 }

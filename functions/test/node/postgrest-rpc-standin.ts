@@ -10,7 +10,9 @@ import postgres from 'postgres';
  *   `role` claim, and the call runs in a transaction after `set local role` with `request.jwt.claims`;
  * - the JSON body's keys are the function's named arguments, cast to the declared argument types;
  * - the result is `json_agg` of the returned rows (so timestamps, bigints and jsonb serialise exactly
- *   as PostgREST serialises them);
+ *   as PostgREST serialises them); a function with named result columns (RETURNS TABLE or OUT
+ *   parameters) answers objects keyed by column name even with a single column, as PostgREST does since
+ *   8.0.1 (PostgREST#1930/#1931) — a bare `f() as r` would turn a one-column result into scalars;
  * - errors use PostgREST's JSON shape `{code, message, details, hint}` and its HTTP status mapping
  *   (P0001 → 400, 42501 → 401/403, 23505 → 409, 42883 → 404, connection errors → 503, else 500).
  *
@@ -57,7 +59,9 @@ export function createPostgrestRpcStandin(databaseUrl: string): PostgrestRpcStan
   const sql = postgres(databaseUrl, { max: 10, onnotice: () => {}, fetch_types: false });
   const calls: string[] = [];
 
-  async function argumentsOf(fn: string): Promise<FunctionArgument[] | undefined> {
+  async function signatureOf(
+    fn: string,
+  ): Promise<{ args: FunctionArgument[]; namedColumns: boolean } | undefined> {
     const rows = await sql<{ name: string | null; type: string; mode: string }[]>`
       select a.name, format_type(a.type, null) as type, a.mode::text as mode
       from pg_proc p
@@ -68,9 +72,12 @@ export function createPostgrestRpcStandin(databaseUrl: string): PostgrestRpcStan
     const found = await sql`select 1 from pg_proc p join pg_namespace n on n.oid = p.pronamespace
                             where n.nspname = 'public' and p.proname = ${fn}`;
     if (found.length === 0) return undefined;
-    return rows
-      .filter((r) => r.mode === 'i' || r.mode === 'b')
-      .map((r) => ({ name: r.name ?? '', type: r.type }));
+    return {
+      args: rows
+        .filter((r) => r.mode === 'i' || r.mode === 'b')
+        .map((r) => ({ name: r.name ?? '', type: r.type })),
+      namedColumns: rows.some((r) => r.mode === 't' || r.mode === 'o' || r.mode === 'b'),
+    };
   }
 
   const standinFetch: typeof fetch = async (input, init) => {
@@ -96,7 +103,8 @@ export function createPostgrestRpcStandin(databaseUrl: string): PostgrestRpcStan
     if (body === null || typeof body !== 'object' || Array.isArray(body)) {
       return json(400, { code: 'PGRST102', message: 'Empty or invalid json', details: null, hint: null });
     }
-    const declared = await argumentsOf(fn);
+    const signature = await signatureOf(fn);
+    const declared = signature?.args;
     const byName = new Map((declared ?? []).map((a) => [a.name, a]));
     const names = Object.keys(body);
     if (!declared || names.some((n) => !byName.has(n))) {
@@ -110,12 +118,15 @@ export function createPostgrestRpcStandin(databaseUrl: string): PostgrestRpcStan
     // Typed by the casts below; postgres.js serialises each JSON value by that type.
     const values = names.map((n) => body[n] ?? null);
     const list = names.map((n, i) => `${n} => $${i + 1}::${byName.get(n)!.type}`).join(', ');
+    const source = signature?.namedColumns
+      ? `(select * from public.${fn}(${list})) as _r`
+      : `public.${fn}(${list}) as _r`;
     try {
       const [row] = await sql.begin(async (tx) => {
         await tx.unsafe(`set local role ${role}`);
         await tx`select set_config('request.jwt.claims', ${JSON.stringify({ role })}, true)`;
         return tx.unsafe<{ body: string }[]>(
-          `select coalesce(json_agg(_r), '[]'::json)::text as body from public.${fn}(${list}) as _r`,
+          `select coalesce(json_agg(_r), '[]'::json)::text as body from ${source}`,
           values as postgres.ParameterOrJSON<never>[],
         );
       });

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '../../../scripts/test/database.ts';
 import { StorageError, type StorageErrorCode } from '../../src/storage/errors.ts';
 import type { Storage } from '../../src/storage/port.ts';
+import { governanceContract } from './storage-contract-governance.ts';
 import {
   ADMIN,
   AK_PUBLIC,
@@ -1012,6 +1013,8 @@ export function storageContract(adapter: string, factory: StorageFactory): void 
         expect(left?.n).toBe(0);
       });
     });
+
+    governanceContract(() => ({ storage, db }), expectCode);
 
     it('hashes only: no table holds a clear token or API key', async () => {
       const node = await registerNode(storage);

@@ -9,6 +9,7 @@ import {
 import { ApiError } from '../../errors.ts';
 import { actorOf } from '../../middleware/admin.ts';
 import { createRouter, errorResponses, jsonBody, jsonResponse } from '../../router.ts';
+import { forgetSessionKeyState } from '../../services/node-sessions.ts';
 import { actionView } from '../../services/quorum.ts';
 import { assertionOptions, verifyApproval } from '../../services/webauthn.ts';
 
@@ -116,6 +117,9 @@ export const approvals = createRouter()
       evidence,
       actor: actorOf(c.var.admin),
     });
+    // A session key activated here signs from now on in this isolate (others follow within their cache time).
+    if (result.action.status === 'executed' && action.kind === 'session_key.activate')
+      forgetSessionKeyState();
     c.var.log.info('admin.action.approved', {
       actionId: id,
       kind: action.kind,
