@@ -42,6 +42,10 @@ function tbsDouble(overrides: Partial<TbsApi> = {}) {
       calls.push('close');
       return 0;
     },
+    getTcgLog(_ctx, output) {
+      calls.push(`log:${output?.length ?? 'null'}`);
+      return { result: 0, length: 0 };
+    },
     ...overrides,
   };
   return { api, calls };
@@ -72,6 +76,16 @@ describe('TBS FFI declarations', () => {
     );
   });
 
+  it('Tbsi_Get_TCG_Log parses: context, result buffer, in/out length', () => {
+    const log = koffi.introspect(koffi.proto(TBS_DECLARATIONS.getTcgLog)).proto;
+    expect(log.name).toBe('Tbsi_Get_TCG_Log');
+    expect(log.arguments.map((a) => [a.type.name, a.direction])).toEqual([
+      ['void *', 'Input'],
+      ['uint8_t *', 'Input'],
+      ['uint32_t *', 'Input/Output'],
+    ]);
+  });
+
   it('marshal TBS_CONTEXT_PARAMS2 as version 2 with includeTpm20, little-endian', () => {
     expect(Array.from(tbsContextParams())).toEqual([2, 0, 0, 0, 4, 0, 0, 0]);
   });
@@ -98,6 +112,33 @@ describe('TBS FFI declarations', () => {
     expect(submit.slice(2, 4)).toEqual([0, 200]);
     expect(submit[5]).toBe(3);
     expect(submit[6]).toBe(out);
+  });
+
+  it('bindTbs binds Tbsi_Get_TCG_Log on first use: size query (null, length 0), then the fetch', () => {
+    const bound: string[] = [];
+    const seen: unknown[][] = [];
+    const fake: KoffiLike = {
+      load: () => ({
+        func: (decl: string) => {
+          bound.push(String(decl.split('(')[0]).split(' ').at(-1)!);
+          return (...args: unknown[]) => {
+            seen.push([...args.slice(0, 2), [...(args[2] as number[])]]);
+            (args[2] as number[])[0] = 5;
+            return 0;
+          };
+        },
+      }),
+    };
+    const api = bindTbs(fake, 'tbs.dll');
+    expect(bound).not.toContain('Tbsi_Get_TCG_Log');
+    expect(api.getTcgLog('HCTX', null)).toEqual({ result: 0, length: 5 });
+    const buf = new Uint8Array(5);
+    expect(api.getTcgLog('HCTX', buf)).toEqual({ result: 0, length: 5 });
+    expect(bound.filter((b) => b === 'Tbsi_Get_TCG_Log')).toHaveLength(1);
+    expect(seen).toEqual([
+      ['HCTX', null, [0]],
+      ['HCTX', buf, [5]],
+    ]);
   });
 });
 

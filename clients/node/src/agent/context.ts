@@ -11,6 +11,15 @@ export interface AgentContext {
   api: ApiClient;
   /** One line per step of multi-step work, for people (the CLI prints it to stderr unless --json). */
   progress(step: string): void;
+  /** Something the operator should know although the command goes on (the CLI: always shown). */
+  warn?(message: string): void;
+  /** `--event-log` / `NODERR_EVENT_LOG` for this run, over what the state recorded (heartbeat, run). */
+  eventLog?: string;
+}
+
+/** The context's warning channel; progress when it has none. */
+export function warnOf(ctx: Pick<AgentContext, 'warn' | 'progress'>): (message: string) => void {
+  return (m) => (ctx.warn ? ctx.warn(m) : ctx.progress(`warning: ${m}`));
 }
 
 /** Opens the TPM for one operation and always closes it (swtpm serves one connection at a time). */

@@ -48,7 +48,12 @@ export async function runDaemon(ctx: AgentContext, o: DaemonOptions): Promise<nu
       const r = await heartbeatOnce(ctx, state);
       if (failures > 0) o.event({ event: 'recovered', afterFailures: failures });
       failures = 0;
-      o.event({ event: 'heartbeat', nodeId: state.nodeId, reattested: r.reattested });
+      o.event({
+        event: 'heartbeat',
+        nodeId: state.nodeId,
+        reattested: r.reattested,
+        ...(r.eventLog ? { eventLogSent: r.eventLog.sent } : {}),
+      });
     } catch (e) {
       const err = e instanceof AgentError ? e : new AgentError('API_UNREACHABLE', (e as Error).message);
       if (err.code === 'NOT_REGISTERED' || err.code === 'STATE_INVALID') {

@@ -2,7 +2,8 @@ import { VERIFY_SIGNATURE_PREFIX } from '../../../../shared/api/session.ts';
 import { concatBytes, fromBase64, toBase64, utf8 } from '../../../../shared/encoding/bytes.ts';
 import { AgentError } from '../errors.ts';
 import { signMessage } from '../tpm/sign.ts';
-import { type AgentContext, withTpm } from './context.ts';
+import { type AgentContext, warnOf, withTpm } from './context.ts';
+import { type EventLogReport, withEventLog } from './event-log.ts';
 import { quoteWithPcrs } from './evidence.ts';
 import type { AgentState } from './state.ts';
 import { heartbeatMetrics } from './system-info.ts';
@@ -10,7 +11,8 @@ import { heartbeatMetrics } from './system-info.ts';
 /**
  * Sessions and heartbeats: challenge → node-key signature in the TPM → verify gives a session JWT, which the
  * heartbeat presents. When the API asks for re-attestation (a nonce in the heartbeat answer), the agent
- * quotes the registration PCR selection over that nonce and answers at once with a second heartbeat.
+ * quotes the registration PCR selection over that nonce and answers at once with a second heartbeat, with
+ * the boot event log (event-log.ts) when there is one.
  */
 
 /** Renew the session a minute before it expires. */
@@ -46,40 +48,58 @@ export interface HeartbeatResult {
   reattested: boolean;
   shouldUpdate: boolean;
   targetVersion: string;
+  /** What was done with the boot event log, when this beat re-attested. */
+  eventLog?: EventLogReport;
 }
 
 export async function heartbeatOnce(ctx: AgentContext, state: AgentState): Promise<HeartbeatResult> {
   let jwt = await session(ctx, state, false);
   const send = async (body: Record<string, unknown>) => {
     try {
-      return await ctx.api.heartbeat(jwt, { nodeId: state.nodeId, metrics: heartbeatMetrics(), ...body });
+      return await ctx.api.heartbeat(jwt, body);
     } catch (e) {
       // A session the server no longer accepts (expired early, keys rotated): open a new one, once.
       if (e instanceof AgentError && e.code === 'API_REJECTED' && e.details?.apiCode === 'SESSION_INVALID') {
         jwt = await session(ctx, state, true);
-        return ctx.api.heartbeat(jwt, { nodeId: state.nodeId, metrics: heartbeatMetrics(), ...body });
+        return ctx.api.heartbeat(jwt, body);
       }
       throw e;
     }
   };
-  let res = await send({});
+  let res = await send({ nodeId: state.nodeId, metrics: heartbeatMetrics() });
   let reattested = false;
+  let eventLog: EventLogReport | undefined;
   if (res.attestation.required && res.attestation.nonce) {
     const nonce = fromBase64(res.attestation.nonce);
     if (!nonce) throw new AgentError('API_RESPONSE_INVALID', 'heartbeat returned a nonce that is not base64');
     ctx.progress('Re-attestation requested: quoting PCRs over the nonce');
     const q = await withTpm(ctx, (tpm) => quoteWithPcrs(tpm, state.akHandle, nonce, state.pcrSelection));
-    res = await send({
-      attestation: {
-        nonce: res.attestation.nonce,
-        quote: toBase64(q.attest),
-        signature: toBase64(q.signature),
-        pcrValues: q.pcrValues,
+    // The whole body is built before the log is added, so the size rule measures what is sent.
+    const answer = await withEventLog(
+      {
+        nodeId: state.nodeId,
+        metrics: heartbeatMetrics(),
+        attestation: {
+          nonce: res.attestation.nonce,
+          quote: toBase64(q.attest),
+          signature: toBase64(q.signature),
+          pcrValues: q.pcrValues,
+        },
       },
-    });
+      ctx.eventLog ?? state.eventLog ?? 'default',
+      { warn: warnOf(ctx), progress: ctx.progress },
+    );
+    res = await send(answer.body);
     reattested = true;
+    eventLog = answer.report;
     ctx.store.updateStatus({ lastAttestationAt: new Date().toISOString() });
   }
   ctx.store.updateStatus({ lastHeartbeatAt: new Date().toISOString(), nodeStatus: 'active' });
-  return { acknowledged: true, reattested, shouldUpdate: res.shouldUpdate, targetVersion: res.targetVersion };
+  return {
+    acknowledged: true,
+    reattested,
+    shouldUpdate: res.shouldUpdate,
+    targetVersion: res.targetVersion,
+    ...(eventLog ? { eventLog } : {}),
+  };
 }

@@ -8,7 +8,8 @@ import { createEk, fetchEkCertificate, hasEkCertificate, readEkCertificate } fro
 import { flushContext } from '../tpm/sessions.ts';
 import type { EkKind } from '../tpm/templates.ts';
 import type { ApiClient } from './api-client.ts';
-import { type AgentContext, apiClient, withTpm } from './context.ts';
+import { type AgentContext, apiClient, warnOf, withTpm } from './context.ts';
+import { type EventLogReport, withEventLog } from './event-log.ts';
 import { quoteWithPcrs } from './evidence.ts';
 import {
   checkKeyHandles,
@@ -46,6 +47,8 @@ export interface RegisterOptions {
   ek: EkKind | 'auto';
   force: boolean;
   heartbeatIntervalSeconds: number;
+  /** Where the boot event log comes from (`default`, `none`, a file); recorded in the state. */
+  eventLog: string;
   akHandle?: number;
   nodeKeyHandle?: number;
   /** TEST ONLY: kill this process (SIGKILL, as a crash or power loss would) at the named point. */
@@ -62,6 +65,8 @@ export interface RegisterResult {
   stateDir: string;
   /** True when this run finished an activation an earlier, interrupted run had started. */
   resumed: boolean;
+  /** What was done with the boot event log (absent when an interrupted registration was finished). */
+  eventLog?: EventLogReport;
 }
 
 function testOnlyKill(o: RegisterOptions, at: TestOnlyKillPoint): void {
@@ -256,26 +261,31 @@ async function registerAfresh(
       const q = await quoteWithPcrs(tpm, akHandle, nonce, pcrSelection);
       const cert = await certify(tpm, nodeKeyHandle, akHandle, nonce);
 
-      ctx.progress('Sending the evidence to the API');
-      const registered = await ctx.api.register({
-        installToken,
-        publicKey: pem,
-        attestation: {
-          nonce: config.challenge.nonce,
-          ekPublic: toBase64(new ByteWriter().tpm2b(ek.publicArea).finish()),
-          ...(ekCert ? { ekCertificate: toBase64(ekCert) } : {}),
-          akPublic: public2bBase64(keys.ak),
-          quote: toBase64(q.attest),
-          signature: toBase64(q.signature),
-          pcrValues: q.pcrValues,
-          nodeKeyCertification: {
-            publicArea: public2bBase64(keys.nodeKey),
-            certifyInfo: toBase64(cert.attest),
-            signature: toBase64(cert.signature),
+      const evidence = await withEventLog(
+        {
+          installToken,
+          publicKey: pem,
+          attestation: {
+            nonce: config.challenge.nonce,
+            ekPublic: toBase64(new ByteWriter().tpm2b(ek.publicArea).finish()),
+            ...(ekCert ? { ekCertificate: toBase64(ekCert) } : {}),
+            akPublic: public2bBase64(keys.ak),
+            quote: toBase64(q.attest),
+            signature: toBase64(q.signature),
+            pcrValues: q.pcrValues,
+            nodeKeyCertification: {
+              publicArea: public2bBase64(keys.nodeKey),
+              certifyInfo: toBase64(cert.attest),
+              signature: toBase64(cert.signature),
+            },
           },
+          systemInfo: systemInfo(),
         },
-        systemInfo: systemInfo(),
-      });
+        o.eventLog,
+        { warn: warnOf(ctx), progress: ctx.progress },
+      );
+      ctx.progress('Sending the evidence to the API');
+      const registered = await ctx.api.register(evidence.body);
 
       ctx.progress('Activating the credential in the TPM (EK + AK)');
       const blob = fromBase64(registered.credentialBlob);
@@ -308,6 +318,7 @@ async function registerAfresh(
           publicKeyPem: pem,
           pcrSelection,
           heartbeatIntervalSeconds: o.heartbeatIntervalSeconds,
+          eventLog: o.eventLog,
         },
       };
       ctx.store.writePending(pending);
@@ -322,7 +333,7 @@ async function registerAfresh(
         throw e;
       }
       testOnlyKill(o, 'after-activate');
-      return completeActivation(ctx, o, pending, activated, false);
+      return { ...completeActivation(ctx, o, pending, activated, false), eventLog: evidence.report };
     } finally {
       await flushContext(tpm, ek.handle).catch(() => undefined);
     }

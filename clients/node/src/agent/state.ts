@@ -38,6 +38,11 @@ export interface AgentState {
   /** The PCR selection of install/config, quoted again at each re-attestation. */
   pcrSelection: Record<string, number[]>;
   heartbeatIntervalSeconds: number;
+  /**
+   * Where the boot event log comes from (event-log.ts): `default`, `none` or an absolute file. Absent in
+   * states written before it existed: `default`.
+   */
+  eventLog?: string;
   registeredAt: string;
 }
 

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { type AgentContext, apiClient, withTpm } from '../agent/context.ts';
 import { runDaemon } from '../agent/daemon.ts';
+import { defaultEventLogSource, EVENT_LOG_ENV, eventLogOverride } from '../agent/event-log.ts';
 import { EXIT } from '../agent/exit-codes.ts';
 import { heartbeatOnce } from '../agent/heartbeat.ts';
 import { register, TEST_ONLY_KILL_POINTS, type TestOnlyKillPoint } from '../agent/register.ts';
@@ -47,6 +48,10 @@ Options:
   --keep-state        (unregister) evict the keys but leave the state directory as it is
   --interval SECONDS  (register: stored default; run: override) heartbeat interval, default 60
   --backoff-max SECONDS  (run) longest wait between retries while the API is down, default 300
+  --event-log FILE|none|default
+                      (register, heartbeat, run) the TCG boot event log sent with every attestation,
+                      for tiers that judge measured boot (env ${EVENT_LOG_ENV}; register records it for
+                      heartbeat and run; default: ${defaultEventLogSource()} when present)
 
 Exit codes: 0 ok, 1 unexpected failure, 2 usage, 3 not registered / already registered, 4 TPM error,
   5 API rejected the request, 6 API unreachable, 7 a key handle holds another program's object,
@@ -65,6 +70,7 @@ const OPTIONS = {
   interval: { type: 'string' },
   'backoff-max': { type: 'string' },
   'backoff-base-ms': { type: 'string' },
+  'event-log': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
 } as const;
@@ -137,12 +143,17 @@ export async function main(argv: string[], io: CliIo = processIo, signal?: Abort
       registered?.tpm ?? pending?.state.tpm ?? (cmd === 'unregister' ? store.readKeys()?.tpm : undefined);
     const tpmSpec = values.tpm ?? io.env.NODERR_TPM ?? recordedTpm ?? defaultTpmSpec();
     parseTpmSpec(tpmSpec); // a bad --tpm is a usage error before anything else happens
-    const ctx = (apiUrl: string): AgentContext => ({
+    const warn = (m: string) => io.stderr(`noderr-agent: warning: ${m}\n`);
+    const ctx = (apiUrl: string, extra: Partial<AgentContext> = {}): AgentContext => ({
       store,
       tpmSpec,
       api: apiClient(apiUrl),
       progress: out.progress,
+      warn,
+      ...extra,
     });
+    // --event-log / NODERR_EVENT_LOG for this run; heartbeat and run fall back to what register recorded.
+    const eventLog = eventLogOverride(values['event-log'], io.env);
 
     switch (cmd) {
       case 'tpm': {
@@ -202,11 +213,12 @@ export async function main(argv: string[], io: CliIo = processIo, signal?: Abort
           ek,
           force: values.force === true,
           heartbeatIntervalSeconds: positiveNumber(values.interval, 'interval', 60),
+          eventLog: eventLog ?? 'default',
           ...(killAt ? { testOnlyKillAt: killAt as TestOnlyKillPoint } : {}),
         });
         out.result(
           { ...r },
-          `${r.resumed ? 'Finished the interrupted registration: registered' : 'Registered'} node ${r.nodeId} (tier ${r.tier}, ${r.ekKind.toUpperCase()} EK, certificate: ${r.ekCertificate}). State in ${r.stateDir}.`,
+          `${r.resumed ? 'Finished the interrupted registration: registered' : 'Registered'} node ${r.nodeId} (tier ${r.tier}, ${r.ekKind.toUpperCase()} EK, certificate: ${r.ekCertificate}${r.eventLog ? `, boot event log: ${r.eventLog.sent ? `sent, ${r.eventLog.bytes} bytes` : 'not sent'}` : ''}). State in ${r.stateDir}.`,
         );
         return EXIT.ok;
       }
@@ -239,7 +251,7 @@ export async function main(argv: string[], io: CliIo = processIo, signal?: Abort
       case 'heartbeat': {
         if (sub) throw usage('heartbeat takes no arguments');
         const state = store.requireState();
-        const r = await heartbeatOnce(ctx(state.apiUrl), state);
+        const r = await heartbeatOnce(ctx(state.apiUrl, eventLog ? { eventLog } : {}), state);
         out.result(
           { nodeId: state.nodeId, ...r },
           `Heartbeat acknowledged for ${state.nodeId}${r.reattested ? ' (re-attested)' : ''}.`,
@@ -258,7 +270,12 @@ export async function main(argv: string[], io: CliIo = processIo, signal?: Abort
         );
         const ac = new AbortController();
         signal?.addEventListener('abort', () => ac.abort(), { once: true });
-        return await runDaemon(ctx(state.apiUrl), {
+        const daemonCtx = ctx(state.apiUrl, {
+          // In the daemon a warning is an event like the rest (one JSON line with --json).
+          warn: (message) => out.event({ event: 'warning', message }),
+          ...(eventLog ? { eventLog } : {}),
+        });
+        return await runDaemon(daemonCtx, {
           intervalMs,
           backoffBaseMs,
           backoffMaxMs,
@@ -289,6 +306,7 @@ export async function main(argv: string[], io: CliIo = processIo, signal?: Abort
           nodeKeyHandle: `0x${state.nodeKeyHandle.toString(16)}`,
           registeredAt: state.registeredAt,
           heartbeatIntervalSeconds: state.heartbeatIntervalSeconds,
+          eventLog: state.eventLog ?? 'default',
           stateDir: store.dir,
           ...s,
         };
@@ -299,6 +317,7 @@ export async function main(argv: string[], io: CliIo = processIo, signal?: Abort
             `API           ${state.apiUrl}`,
             `TPM           ${state.tpm}, ${state.ekKind.toUpperCase()} EK, AK ${value.akHandle}, node key ${value.nodeKeyHandle}`,
             `Registered    ${state.registeredAt}`,
+            `Event log     ${state.eventLog ?? 'default'}`,
             `Last beat     ${s.lastHeartbeatAt ?? 'never'}${s.lastAttestationAt ? `, last re-attestation ${s.lastAttestationAt}` : ''}`,
             ...(s.nodeStatus && s.nodeStatus !== 'active' ? [`Node status   ${s.nodeStatus}`] : []),
             ...(s.lastError

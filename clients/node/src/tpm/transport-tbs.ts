@@ -17,6 +17,12 @@ export const TBS_DECLARATIONS = {
   submitCommand:
     'uint32_t __stdcall Tbsip_Submit_Command(void *hContext, uint32_t Locality, uint32_t Priority, const uint8_t *pabCommand, uint32_t cbCommand, uint8_t *pabResult, _Inout_ uint32_t *pcbResult)',
   contextClose: 'uint32_t __stdcall Tbsip_Context_Close(void *hContext)',
+  /**
+   * The TCG boot event log Windows keeps (WBCL). Two calls: a null buffer with length 0 asks for the size,
+   * then a buffer of that size is filled; the in/out length says how many bytes were written.
+   */
+  getTcgLog:
+    'uint32_t __stdcall Tbsi_Get_TCG_Log(void *hContext, uint8_t *pOutputBuf, _Inout_ uint32_t *pOutputBufLen)',
 } as const;
 
 /** `TBS_CONTEXT_VERSION_TWO` and `TBS_CONTEXT_PARAMS2.includeTpm20` (bit 2). */
@@ -54,13 +60,21 @@ export const TBS_RESULTS: Readonly<Record<number, string>> = {
   2150121487: 'TBS_E_TPM_NOT_FOUND',
   2150121488: 'TBS_E_SERVICE_DISABLED',
   2150121490: 'TBS_E_ACCESS_DENIED',
+  2150121507: 'TBS_E_NO_EVENT_LOG',
 };
+
+export const TBS_E_INSUFFICIENT_BUFFER = 0x80284005;
+export const TBS_E_TPM_NOT_FOUND = 0x8028400f;
+export const TBS_E_NO_EVENT_LOG = 0x80284023;
 
 export function tbsResultName(result: number): string {
   return TBS_RESULTS[result >>> 0] ?? `TBS_RESULT 0x${(result >>> 0).toString(16).padStart(8, '0')}`;
 }
 
-/** The three calls, as the transport needs them (koffi's binding on Windows; a test double elsewhere). */
+/**
+ * The calls the agent makes (koffi's binding on Windows; a test double elsewhere): the transport's three,
+ * and `getTcgLog` for the boot event log (`output` null: the size query).
+ */
 export interface TbsApi {
   contextCreate(params: Uint8Array): { result: number; context: unknown };
   submitCommand(
@@ -69,6 +83,7 @@ export interface TbsApi {
     result: Uint8Array,
   ): { result: number; length: number };
   contextClose(context: unknown): number;
+  getTcgLog(context: unknown, output: Uint8Array | null): { result: number; length: number };
 }
 
 export class TbsTransport implements TpmTransport {
@@ -79,9 +94,10 @@ export class TbsTransport implements TpmTransport {
     const { result, context } = api.contextCreate(tbsContextParams());
     if (result !== 0) {
       const name = tbsResultName(result);
+      const notFound = result === TBS_E_TPM_NOT_FOUND;
       throw new AgentError(
-        result === 0x8028400f ? 'TPM_UNAVAILABLE' : 'TBS_FAILED',
-        `Tbsi_Context_Create: ${name}${result === 0x8028400f ? ' (no TPM 2.0 found; check tpm.msc)' : ''}`,
+        notFound ? 'TPM_UNAVAILABLE' : 'TBS_FAILED',
+        `Tbsi_Context_Create: ${name}${notFound ? ' (no TPM 2.0 found; check tpm.msc)' : ''}`,
         { tbsResult: name },
       );
     }
@@ -114,12 +130,16 @@ export class TbsTransport implements TpmTransport {
   }
 }
 
-/** Binds tbs.dll with koffi (Windows only). Exported so the declarations can be parsed on any platform. */
+/**
+ * Binds tbs.dll with koffi (Windows only). Exported so the declarations can be parsed on any platform.
+ * `Tbsi_Get_TCG_Log` is bound on its first use only, so the transport never depends on it.
+ */
 export function bindTbs(koffi: KoffiLike, library: string): TbsApi {
   const lib = koffi.load(library);
   const create = lib.func(TBS_DECLARATIONS.contextCreate);
   const submit = lib.func(TBS_DECLARATIONS.submitCommand);
   const close = lib.func(TBS_DECLARATIONS.contextClose);
+  let getLog: ((...args: unknown[]) => unknown) | undefined;
   return {
     contextCreate(params) {
       const out: unknown[] = [null];
@@ -134,6 +154,12 @@ export function bindTbs(koffi: KoffiLike, library: string): TbsApi {
       return { result: rc, length: len[0] ?? 0 };
     },
     contextClose: (context) => Number(close(context)),
+    getTcgLog(context, output) {
+      getLog ??= lib.func(TBS_DECLARATIONS.getTcgLog);
+      const len = [output?.length ?? 0];
+      const rc = Number(getLog(context, output, len));
+      return { result: rc, length: len[0] ?? 0 };
+    },
   };
 }
 
@@ -142,13 +168,10 @@ export interface KoffiLike {
   load(path: string): { func(declaration: string): (...args: unknown[]) => unknown };
 }
 
-export async function openTbs(): Promise<TbsTransport> {
-  if (process.platform !== 'win32') {
-    throw new AgentError(
-      'TPM_UNAVAILABLE',
-      'the TBS transport exists only on Windows; use --tpm device:… or swtpm:…',
-    );
-  }
+/** koffi and tbs.dll, loaded when first needed (Windows only): for the transport and the event log. */
+export function loadTbsApi(what = 'the TBS transport', elsewhere = 'use --tpm device:… or swtpm:…'): TbsApi {
+  if (process.platform !== 'win32')
+    throw new AgentError('TPM_UNAVAILABLE', `${what} exists only on Windows; ${elsewhere}`);
   let koffi: KoffiLike;
   try {
     // koffi is a native module: the bundled agent loads it from a node_modules next to it (README).
@@ -156,8 +179,12 @@ export async function openTbs(): Promise<TbsTransport> {
   } catch (e) {
     throw new AgentError(
       'TPM_UNAVAILABLE',
-      `the TBS transport needs the koffi package (npm install koffi@3.3.4 next to the agent): ${(e as Error).message}`,
+      `${what} needs the koffi package (npm install koffi@3.3.4 next to the agent): ${(e as Error).message}`,
     );
   }
-  return new TbsTransport(bindTbs(koffi, 'tbs.dll'));
+  return bindTbs(koffi, 'tbs.dll');
+}
+
+export async function openTbs(): Promise<TbsTransport> {
+  return new TbsTransport(loadTbsApi());
 }
