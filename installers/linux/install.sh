@@ -668,6 +668,9 @@ api_fail() {
         PCR_POLICY_VIOLATION)
           fail "$EXIT_ATTESTATION" "The measured boot state (PCR values) is not allowed by your tier's policy [ATTESTATION_INVALID/PCR_POLICY_VIOLATION]$rid." \
             "Ask your administrator which firmware/boot configuration the policy expects." ;;
+        EVENT_LOG_INVALID | EVENT_LOG_MISMATCH)
+          fail "$EXIT_ATTESTATION" "Your tier judges the boot event log, and the one sent was missing or does not match this TPM's PCRs [ATTESTATION_INVALID/$reason]$rid: $message" \
+            "Check that $EVENT_LOG is readable (or pass --event-log FILE with this host's TCG log); a log copied from another host or boot does not replay." ;;
         *)
           fail "$EXIT_ATTESTATION" "The API rejected this TPM's attestation [ATTESTATION_INVALID/${reason:-?}]$rid: $message" \
             "Run the installer again; if it fails the same way, send the log to support." ;;
@@ -681,6 +684,9 @@ api_fail() {
     RATE_LIMITED)
       fail "$EXIT_API" "Too many attempts from this address [RATE_LIMITED]$rid." \
         "Wait a minute, then run the installer again." ;;
+    SESSION_KEY_UNAVAILABLE | DATABASE_UNAVAILABLE)
+      fail "$EXIT_API" "The API cannot finish this on its side right now [$code]$rid: $message" \
+        "This is on the service side: wait, or ask the administrators; then run the installer again (it resumes)." ;;
     *)
       fail "$EXIT_API" "The API refused $what: HTTP $status [$code]$rid: ${message:-no details}" \
         "Run the installer again; if it fails the same way, send the log ($LOG_FILE) to support." ;;

@@ -130,6 +130,7 @@ $NoderrApiErrors = @{
     RATE_LIMITED           = @{ Exit = 4; Message = 'Too many attempts from this address.'; Hint = 'Wait a minute, then run the installer again.' }
     INTERNAL               = @{ Exit = 4; Message = 'The API failed on its side.'; Hint = 'Wait a few minutes and run the installer again; if it persists, send the request id to support.' }
     DATABASE_UNAVAILABLE   = @{ Exit = 4; Message = 'The API database is unavailable.'; Hint = 'This is on the service side: wait a few minutes and run the installer again.' }
+    SESSION_KEY_UNAVAILABLE = @{ Exit = 4; Message = 'The API has no approved session signing key.'; Hint = 'This is on the service side: administrators must approve a session signing key in the dApp; then run the installer again (it resumes).' }
 }
 
 # details.reason of ATTESTATION_INVALID with a message of its own.

@@ -30,6 +30,8 @@ export const ERROR_STATUS = {
   RATE_LIMITED: 429,
   INTERNAL: 500,
   DATABASE_UNAVAILABLE: 503,
+  /** No node-session signing key is active (the admin quorum has not approved one yet). */
+  SESSION_KEY_UNAVAILABLE: 503,
   // Administrator hardware keys and the approval quorum (issue 12).
   WEBAUTHN_REGISTRATION_FAILED: 400,
   ACTION_NOT_FOUND: 404,

@@ -27,6 +27,7 @@ const route = createRoute({
       'INSTALL_TOKEN_REVOKED',
       'EK_ALREADY_REGISTERED',
       'RATE_LIMITED',
+      'SESSION_KEY_UNAVAILABLE',
     ),
   },
 });

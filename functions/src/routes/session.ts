@@ -42,6 +42,7 @@ const verifyRoute = createRoute({
       'NODE_SUSPENDED',
       'NODE_REVOKED',
       'RATE_LIMITED',
+      'SESSION_KEY_UNAVAILABLE',
     ),
   },
 });

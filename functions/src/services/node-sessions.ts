@@ -197,7 +197,7 @@ export async function mintNodeSession(
   if (!ring) {
     // The quorum is in force and no key of NODE_JWT_KEYS is active (or the active one left the secret).
     throw new ApiError(
-      'INTERNAL',
+      'SESSION_KEY_UNAVAILABLE',
       'No node-session signing key is active: an administrator must activate one of NODE_JWT_KEYS (POST /api/v1/admin/session-keys/{kid}/activate).',
     );
   }

@@ -153,3 +153,30 @@ describe('registration attacks', () => {
     expectError(await register(body), 409, 'EK_ALREADY_REGISTERED');
   });
 });
+
+describe('session signing keys under the admin quorum', () => {
+  it('answers SESSION_KEY_UNAVAILABLE (503), not INTERNAL, when no signing key is active', async () => {
+    const stack = await Stack.start();
+    const node = await TpmNode.create();
+    try {
+      await stack.trustCa(node.tpm);
+      expect((await node.register(stack, await stack.issueToken('ORACLE'))).status).toBe(201);
+      // Two admins with security keys put the quorum in force; then the active key is retired, as if
+      // it had left the secret, and no other key has been approved.
+      await stack.sql(`
+        insert into admin_credentials (admin_user_id, admin_label, credential_id, public_key_cose, key_id, algorithm, label, status)
+        values (gen_random_uuid(), 'a@x (1)', 'cred-a', 'AA', 'bp1_0000000000000001', -7, 'key a', 'active'),
+               (gen_random_uuid(), 'b@x (2)', 'cred-b', 'AA', 'bp1_0000000000000002', -7, 'key b', 'active');
+        update session_signing_keys set status = 'retired', retired_at = now() where status = 'active';`);
+      await stack.restartApi();
+      const res = await node.verify(stack);
+      expectError(res, 503, 'SESSION_KEY_UNAVAILABLE');
+      expect((res.body as unknown as ErrorBody & { error: { message: string } }).error.message).toMatch(
+        /session-keys\/\{kid\}\/activate/,
+      );
+    } finally {
+      await node.stop();
+      await stack.stop();
+    }
+  }, 120_000);
+});

@@ -1,7 +1,11 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateSigningKeySet, signDevAdminToken } from '../../../scripts/lib/dev-secrets.ts';
+import {
+  generateAuditSigningKey,
+  generateSigningKeySet,
+  signDevAdminToken,
+} from '../../../scripts/lib/dev-secrets.ts';
 import { applyMigrations } from '../../../scripts/lib/migrations.ts';
 import { type PostgresServer, startPostgresServer } from '../../../scripts/lib/postgres-server.ts';
 import { type Swtpm, startSwtpm } from '../../../scripts/lib/swtpm.ts';
@@ -33,29 +37,35 @@ export interface ApiResponse<T = Record<string, unknown>> {
 export class Stack {
   private constructor(
     readonly pg: PostgresServer,
-    readonly api: WranglerDev,
+    public api: WranglerDev,
     readonly adminToken: string,
     /** The Worker's SUPABASE_JWT_SECRET, to sign non-admin or expired Supabase-style tokens in tests. */
     readonly jwtSecret: string,
+    private readonly vars: Record<string, string>,
   ) {}
 
   static async start(vars: Record<string, string> = {}): Promise<Stack> {
     const pg = await startPostgresServer();
     await applyMigrations(pg.url, { localPlatform: true });
     const secret = `e2e-${crypto.randomUUID()}-${crypto.randomUUID()}`;
-    const api = await startWranglerDev({
-      databaseUrl: pg.url,
-      vars: {
-        ENVIRONMENT: 'test',
-        JWT_ISSUER: 'https://noderr-trust.e2e',
-        DAPP_ORIGINS: 'https://dapp.e2e',
-        NODE_JWT_KEYS: await generateSigningKeySet(),
-        SUPABASE_JWT_SECRET: secret,
-        HEARTBEAT_WRITE_INTERVAL_SECONDS: '0',
-        ...vars,
-      },
-    });
-    return new Stack(pg, api, await signDevAdminToken(secret), secret);
+    const all = {
+      ENVIRONMENT: 'test',
+      JWT_ISSUER: 'https://noderr-trust.e2e',
+      DAPP_ORIGINS: 'https://dapp.e2e',
+      NODE_JWT_KEYS: await generateSigningKeySet(),
+      SUPABASE_JWT_SECRET: secret,
+      AUDIT_SIGNING_KEY: generateAuditSigningKey(),
+      HEARTBEAT_WRITE_INTERVAL_SECONDS: '0',
+      ...vars,
+    };
+    const api = await startWranglerDev({ databaseUrl: pg.url, vars: all });
+    return new Stack(pg, api, await signDevAdminToken(secret), secret, all);
+  }
+
+  /** A fresh Worker (new isolates, empty caches) on the same database and configuration. */
+  async restartApi(): Promise<void> {
+    await this.api.stop();
+    this.api = await startWranglerDev({ databaseUrl: this.pg.url, vars: this.vars });
   }
 
   async stop(): Promise<void> {

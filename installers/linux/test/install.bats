@@ -395,6 +395,17 @@ restricted_path() {
 
 # ---- dry run ---------------------------------------------------------------------------------------
 
+@test "a tier that judges the boot event log, without one: exits 8 with EVENT_LOG_INVALID and how to send it" {
+  curl -fsS -X PUT -H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json' \
+    --data '{"requireEkCertificate": false, "pcrSelection": {"sha256": [0, 7]}, "pcrMode": "none", "reattestationIntervalSeconds": 3600, "sessionTtlSeconds": 900, "eventLogRules": {"requireSecureBoot": true}}' \
+    "$API/api/v1/admin/policies/GUARDIAN" >/dev/null
+  run bash "$INSTALLER" --yes --no-docker --api-url "$API" --tcti "$TCTI" "${LOW[@]}" --event-log none --token-file "$(token_file GUARDIAN)"
+  [ "$status" -eq 8 ]
+  [[ $output == *"Your tier judges the boot event log, and the one sent was missing or does not match this TPM's PCRs [ATTESTATION_INVALID/EVENT_LOG_INVALID]"* ]]
+  [[ $output == *"pass --event-log FILE with this host's TCG log"* ]]
+  [[ $output == *"The install token was not used up"* ]]
+}
+
 @test "--dry-run prints every action, changes nothing and leaves the token usable" {
   read -r _ token < <(new_token ALL)
   printf '%s' "$token" >"$T/token"
