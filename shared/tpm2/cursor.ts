@@ -1,4 +1,11 @@
-import { TpmError } from './errors.ts';
+import { TpmError, type TpmReason } from './errors.ts';
+
+/** TPM structures are big-endian; TCG event logs are little-endian and reject with their own reason. */
+export interface ByteOrderOptions {
+  littleEndian?: boolean;
+  /** The reason truncation and trailing bytes are reported with (default MALFORMED_STRUCTURE). */
+  reason?: TpmReason;
+}
 
 /**
  * The one cursor every TPM parser reads through. Truncated input, sizes that run past the end and
@@ -7,15 +14,20 @@ import { TpmError } from './errors.ts';
  * TPM structures are big-endian (Part 1, "Marshaling").
  */
 export class ByteReader {
-  private offset = 0;
-  private readonly view: DataView;
+  protected offset = 0;
+  protected readonly view: DataView;
+  private readonly le: boolean;
+  protected readonly reason: TpmReason;
 
   constructor(
     private readonly bytes: Uint8Array,
     /** Names the structure being parsed, for error messages. */
     readonly what = 'TPM structure',
+    options: ByteOrderOptions = {},
   ) {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.le = options.littleEndian ?? false;
+    this.reason = options.reason ?? 'MALFORMED_STRUCTURE';
   }
 
   get position(): number {
@@ -26,10 +38,10 @@ export class ByteReader {
     return this.bytes.length - this.offset;
   }
 
-  private need(n: number, field: string): void {
+  protected need(n: number, field: string): void {
     if (n > this.remaining) {
       throw new TpmError(
-        'MALFORMED_STRUCTURE',
+        this.reason,
         `${this.what}: truncated at ${field} (needs ${n} bytes at offset ${this.offset}, ${this.remaining} left)`,
       );
     }
@@ -42,21 +54,21 @@ export class ByteReader {
 
   u16(field = 'u16'): number {
     this.need(2, field);
-    const v = this.view.getUint16(this.offset);
+    const v = this.view.getUint16(this.offset, this.le);
     this.offset += 2;
     return v;
   }
 
   u32(field = 'u32'): number {
     this.need(4, field);
-    const v = this.view.getUint32(this.offset);
+    const v = this.view.getUint32(this.offset, this.le);
     this.offset += 4;
     return v;
   }
 
   u64(field = 'u64'): bigint {
     this.need(8, field);
-    const v = this.view.getBigUint64(this.offset);
+    const v = this.view.getBigUint64(this.offset, this.le);
     this.offset += 8;
     return v;
   }
@@ -73,17 +85,14 @@ export class ByteReader {
   tpm2b(field = 'TPM2B', max = 0xffff): Uint8Array {
     const size = this.u16(`${field}.size`);
     if (size > max) {
-      throw new TpmError(
-        'MALFORMED_STRUCTURE',
-        `${this.what}: ${field} size ${size} exceeds its maximum ${max}`,
-      );
+      throw new TpmError(this.reason, `${this.what}: ${field} size ${size} exceeds its maximum ${max}`);
     }
     return this.bytesN(size, field);
   }
 
   /** A sub-reader over a `TPM2B` whose content is itself a structure (e.g. TPM2B_PUBLIC). */
   sub(field: string, what: string): ByteReader {
-    return new ByteReader(this.tpm2b(field), what);
+    return new ByteReader(this.tpm2b(field), what, { littleEndian: this.le, reason: this.reason });
   }
 
   /** Everything not yet read. */
@@ -94,10 +103,7 @@ export class ByteReader {
   /** The structure must end exactly here: padding after a signed structure is an attack surface. */
   end(): void {
     if (this.remaining !== 0) {
-      throw new TpmError(
-        'MALFORMED_STRUCTURE',
-        `${this.what}: ${this.remaining} trailing bytes after the structure`,
-      );
+      throw new TpmError(this.reason, `${this.what}: ${this.remaining} trailing bytes after the structure`);
     }
   }
 }
@@ -106,6 +112,11 @@ export class ByteReader {
 export class ByteWriter {
   private chunks: Uint8Array[] = [];
   private length = 0;
+  private readonly le: boolean;
+
+  constructor(options: Pick<ByteOrderOptions, 'littleEndian'> = {}) {
+    this.le = options.littleEndian ?? false;
+  }
 
   private push(b: Uint8Array): this {
     this.chunks.push(b);
@@ -118,18 +129,20 @@ export class ByteWriter {
   }
 
   u16(v: number): this {
-    return this.push(Uint8Array.of((v >>> 8) & 0xff, v & 0xff));
+    const b = new Uint8Array(2);
+    new DataView(b.buffer).setUint16(0, v & 0xffff, this.le);
+    return this.push(b);
   }
 
   u32(v: number): this {
     const b = new Uint8Array(4);
-    new DataView(b.buffer).setUint32(0, v >>> 0);
+    new DataView(b.buffer).setUint32(0, v >>> 0, this.le);
     return this.push(b);
   }
 
   u64(v: bigint): this {
     const b = new Uint8Array(8);
-    new DataView(b.buffer).setBigUint64(0, v);
+    new DataView(b.buffer).setBigUint64(0, v, this.le);
     return this.push(b);
   }
 

@@ -68,8 +68,8 @@ function utf16(s: string): Uint8Array {
 export function efiVariableData(guid: string, name: string, data: Uint8Array): Uint8Array {
   return new LeWriter()
     .bytes(guidBytes(guid))
-    .u64(name.length)
-    .u64(data.length)
+    .u64n(name.length)
+    .u64n(data.length)
     .bytes(utf16(name))
     .bytes(data)
     .finish();
@@ -148,10 +148,10 @@ function imageLoadEvent(path: string): Uint8Array {
     .finish();
   const end = Uint8Array.of(0x7f, 0xff, 4, 0);
   return new LeWriter()
-    .u64(0x1000)
-    .u64(0x2000)
-    .u64(0)
-    .u64(node.length + end.length)
+    .u64n(0x1000)
+    .u64n(0x2000)
+    .u64n(0)
+    .u64n(node.length + end.length)
     .bytes(node)
     .bytes(end)
     .finish();
