@@ -4,6 +4,9 @@ import { ProvaraError } from './errors.ts';
 import { parseJsonBytes } from './json-parse.ts';
 import { type JsonObject, stringField, toJson } from './json-value.ts';
 import { type ManifestEntry, merkleRoot } from './merkle.ts';
+import { pythonJsonIndent } from './python-json-indent.ts';
+import type { Signer } from './signature-proof.ts';
+import { prepareForSigner, signObject } from './signed-object.ts';
 import type { VaultFiles } from './vault-files.ts';
 
 /** Files the manifest never lists (`manifest_generator.py`): itself, its signature, the root, private keys. */
@@ -67,4 +70,26 @@ export function parseManifest(bytes: Uint8Array): Manifest {
     entries.push({ path, sha256: sha, size });
   }
   return { entries, doc };
+}
+
+/**
+ * Rewrites manifest.json and merkle_root.txt and signs the root into manifest.sig (`merkle_root`,
+ * `key_id`, `spec_version`, `signed_at_utc`, then `sig`), as Provara's bootstrap does. Returns the root.
+ */
+export async function writeSignedManifest(
+  files: VaultFiles,
+  signer: Signer,
+  signedAtUtc: string,
+): Promise<string> {
+  const root = await writeManifest(files, signedAtUtc);
+  const sig = toJson({
+    merkle_root: root,
+    key_id: signer.keyId,
+    spec_version: '1.0',
+    signed_at_utc: signedAtUtc,
+  }) as JsonObject;
+  prepareForSigner(sig, signer);
+  await signObject(sig, signer);
+  await files.write('manifest.sig', new TextEncoder().encode(pythonJsonIndent(sig)));
+  return root;
 }

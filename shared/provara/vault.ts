@@ -13,10 +13,10 @@ import {
   parseKeysFile,
   serializeKeysFile,
 } from './keys-file.ts';
-import { writeManifest } from './manifest.ts';
+import { writeManifest, writeSignedManifest } from './manifest.ts';
 import { pythonJsonIndent } from './python-json-indent.ts';
 import type { Signer } from './signature-proof.ts';
-import { prepareForSigner, signObject } from './signed-object.ts';
+import { signObject } from './signed-object.ts';
 import { parseThresholdPolicy, type ThresholdPolicy } from './threshold-policy.ts';
 import { pythonUtcNow } from './timestamp.ts';
 import type { VaultFiles } from './vault-files.ts';
@@ -135,16 +135,7 @@ export class Vault {
       },
       signer,
     );
-    const root = await writeManifest(files, now);
-    const sig = toJson({
-      merkle_root: root,
-      key_id: signer.keyId,
-      spec_version: '1.0',
-      signed_at_utc: now,
-    }) as JsonObject;
-    prepareForSigner(sig, signer);
-    await signObject(sig, signer);
-    await files.write('manifest.sig', enc.encode(pythonJsonIndent(sig)));
+    await writeSignedManifest(files, signer, now);
     return vault;
   }
 

@@ -1,6 +1,6 @@
 import { TPM_ALG, TPMA_OBJECT } from './constants.ts';
 import { TpmError } from './errors.ts';
-import { missingAttributes, presentAttributes } from './object-attributes.ts';
+import { requireAttributes } from './object-attributes.ts';
 import { eccCurve, hashAlgorithm, rsaModulusBits, type TpmtPublic } from './structures/public.ts';
 
 /**
@@ -27,18 +27,12 @@ export const AK_FORBIDDEN_ATTRIBUTES = TPMA_OBJECT.decrypt;
  * known by its Name (credential activation binds it), so a Name we cannot compute is an AK we cannot pin.
  */
 export function checkAkAttributes(ak: TpmtPublic): void {
-  const missing = missingAttributes(ak.objectAttributes, AK_REQUIRED_ATTRIBUTES);
-  const forbidden = presentAttributes(ak.objectAttributes, AK_FORBIDDEN_ATTRIBUTES);
-  if (missing.length > 0 || forbidden.length > 0) {
-    const parts = [
-      missing.length > 0 ? `missing ${missing.join(', ')}` : '',
-      forbidden.length > 0 ? `must not have ${forbidden.join(', ')}` : '',
-    ].filter(Boolean);
-    throw new TpmError(
-      'AK_ATTRIBUTES_INVALID',
-      `AK attributes 0x${ak.objectAttributes.toString(16)}: ${parts.join('; ')}`,
-    );
-  }
+  requireAttributes(ak.objectAttributes, {
+    required: AK_REQUIRED_ATTRIBUTES,
+    forbidden: AK_FORBIDDEN_ATTRIBUTES,
+    reason: 'AK_ATTRIBUTES_INVALID',
+    what: 'AK',
+  });
   hashAlgorithm(ak.nameAlg, 'AK nameAlg');
   if (ak.type === TPM_ALG.RSA) {
     rsaModulusBits(ak);

@@ -1,6 +1,5 @@
 import { TPMA_OBJECT } from './constants.ts';
-import { TpmError } from './errors.ts';
-import { missingAttributes, presentAttributes } from './object-attributes.ts';
+import { requireAttributes } from './object-attributes.ts';
 import type { TpmtPublic } from './structures/public.ts';
 
 /**
@@ -17,16 +16,10 @@ export const NODE_KEY_FORBIDDEN_ATTRIBUTES = TPMA_OBJECT.restricted | TPMA_OBJEC
 
 /** Throws NODE_KEY_ATTRIBUTES_INVALID unless the certified key has the node-key attributes. */
 export function requireNodeKeyAttributes(key: TpmtPublic): void {
-  const missing = missingAttributes(key.objectAttributes, NODE_KEY_REQUIRED_ATTRIBUTES);
-  const forbidden = presentAttributes(key.objectAttributes, NODE_KEY_FORBIDDEN_ATTRIBUTES);
-  if (missing.length > 0 || forbidden.length > 0) {
-    const parts = [
-      missing.length > 0 ? `missing ${missing.join(', ')}` : '',
-      forbidden.length > 0 ? `must not have ${forbidden.join(', ')}` : '',
-    ].filter(Boolean);
-    throw new TpmError(
-      'NODE_KEY_ATTRIBUTES_INVALID',
-      `node key attributes 0x${key.objectAttributes.toString(16)}: ${parts.join('; ')}`,
-    );
-  }
+  requireAttributes(key.objectAttributes, {
+    required: NODE_KEY_REQUIRED_ATTRIBUTES,
+    forbidden: NODE_KEY_FORBIDDEN_ATTRIBUTES,
+    reason: 'NODE_KEY_ATTRIBUTES_INVALID',
+    what: 'node key',
+  });
 }

@@ -2,7 +2,7 @@ import { fromBase64, toBase64 } from '../../../shared/encoding/bytes.ts';
 import { canonicalize } from '../../../shared/provara/canonical-json.ts';
 import { EVENTS_PATH } from '../../../shared/provara/event-log.ts';
 import { type JsonObject, type JsonValue, pyFloat, toJson } from '../../../shared/provara/json-value.ts';
-import { writeManifest } from '../../../shared/provara/manifest.ts';
+import { writeSignedManifest } from '../../../shared/provara/manifest.ts';
 import { pythonJsonIndent } from '../../../shared/provara/python-json-indent.ts';
 import type { Signer } from '../../../shared/provara/signature-proof.ts';
 import { prepareForSigner, signObject } from '../../../shared/provara/signed-object.ts';
@@ -244,16 +244,7 @@ export async function buildAuditVault(
     await files.write(path, enc.encode(pythonJsonIndent(doc)));
   await files.write(EVENTS_PATH, enc.encode(lines.map((l) => `${l.line}\n`).join('')));
   const at = pythonUtcNow(now);
-  const merkleRoot = await writeManifest(files, at);
-  const sig = toJson({
-    merkle_root: merkleRoot,
-    key_id: signer.keyId,
-    spec_version: '1.0',
-    signed_at_utc: at,
-  }) as JsonObject;
-  prepareForSigner(sig, signer);
-  await signObject(sig, signer);
-  await files.write('manifest.sig', enc.encode(pythonJsonIndent(sig)));
+  const merkleRoot = await writeSignedManifest(files, signer, at);
   const last = lines.at(-1);
   return {
     files,
