@@ -9,6 +9,7 @@ create table if not exists public.attestation_policies (
   reattestation_interval_seconds integer not null check (reattestation_interval_seconds between 60 and 2592000),
   reattestation_grace_seconds integer not null default 600 check (reattestation_grace_seconds between 0 and 86400),
   session_ttl_seconds integer not null check (session_ttl_seconds between 60 and 3600),
+  event_log_rules jsonb check (event_log_rules is null or jsonb_typeof(event_log_rules) = 'object'),
   version integer not null default 1 check (version >= 1),
   updated_at timestamptz not null default now(),
   updated_by text
@@ -31,6 +32,10 @@ comment on column public.attestation_policies.reattestation_grace_seconds is
   'Grace after a re-attestation falls due: past due + grace with no valid answer, the next heartbeat suspends the node (audit reason reattestation_missed).';
 comment on column public.attestation_policies.session_ttl_seconds is
   'Lifetime of node session JWTs minted by /auth/verify (at most one hour).';
+comment on column public.attestation_policies.event_log_rules is
+  'Measured-boot rules (null = none): requireSecureBoot, kernelSha256Allowlist, initrdSha256Allowlist, '
+  'bootApplicationSha256Allowlist, dbMustContain, dbxMustContain. When set, registration and re-attestation '
+  'must send the event log, which must replay to the quoted PCRs and satisfy every rule.';
 comment on column public.attestation_policies.version is
   'Incremented on every change; nodes record the version they were last attested under.';
 comment on column public.attestation_policies.updated_at is 'When the policy was last changed.';

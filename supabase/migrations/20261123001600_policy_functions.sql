@@ -4,7 +4,7 @@ create or replace function public.get_policy(p_tier text)
 returns table (
   tier text, require_ek_certificate boolean, pcr_selection jsonb, pcr_mode text, allowed_pcr_values jsonb,
   reattestation_interval_seconds integer, reattestation_grace_seconds integer, session_ttl_seconds integer,
-  version integer, updated_at timestamptz, updated_by text
+  version integer, updated_at timestamptz, updated_by text, event_log_rules jsonb
 )
 language plpgsql stable security definer set search_path = '' as $$
 #variable_conflict use_column
@@ -12,7 +12,7 @@ begin
   return query
     select p.tier, p.require_ek_certificate, p.pcr_selection, p.pcr_mode, p.allowed_pcr_values,
            p.reattestation_interval_seconds, p.reattestation_grace_seconds, p.session_ttl_seconds, p.version,
-           p.updated_at, p.updated_by
+           p.updated_at, p.updated_by, p.event_log_rules
     from public.attestation_policies p where p.tier = p_tier;
   if not found then
     raise exception using errcode = 'P0001', message = 'VALIDATION_FAILED', detail = 'tier must be ALL, ORACLE or GUARDIAN';
@@ -24,11 +24,11 @@ comment on function public.get_policy(text) is 'The attestation policy of a tier
 create or replace function public.put_policy(
   p_tier text, p_require_ek_certificate boolean, p_pcr_selection jsonb, p_pcr_mode text, p_allowed_pcr_values jsonb,
   p_reattestation_interval_seconds integer, p_session_ttl_seconds integer, p_actor text,
-  p_reattestation_grace_seconds integer default null
+  p_reattestation_grace_seconds integer default null, p_event_log_rules jsonb default null
 ) returns table (
   tier text, require_ek_certificate boolean, pcr_selection jsonb, pcr_mode text, allowed_pcr_values jsonb,
   reattestation_interval_seconds integer, reattestation_grace_seconds integer, session_ttl_seconds integer,
-  version integer, updated_at timestamptz, updated_by text
+  version integer, updated_at timestamptz, updated_by text, event_log_rules jsonb
 )
 language plpgsql volatile security definer set search_path = '' as $$
 #variable_conflict use_column
@@ -57,7 +57,8 @@ begin
       set require_ek_certificate = p_require_ek_certificate, pcr_selection = p_pcr_selection, pcr_mode = p_pcr_mode,
           allowed_pcr_values = v_allowed, reattestation_interval_seconds = p_reattestation_interval_seconds,
           reattestation_grace_seconds = coalesce(p_reattestation_grace_seconds, p.reattestation_grace_seconds),
-          session_ttl_seconds = p_session_ttl_seconds, version = p.version + 1, updated_at = now(), updated_by = p_actor
+          session_ttl_seconds = p_session_ttl_seconds, event_log_rules = p_event_log_rules,
+          version = p.version + 1, updated_at = now(), updated_by = p_actor
       where p.tier = p_tier;
   exception when check_violation then
     get stacked diagnostics v_constraint = constraint_name;
@@ -71,8 +72,9 @@ begin
   return query select * from public.get_policy(p_tier);
 end
 $$;
-comment on function public.put_policy(text, boolean, jsonb, text, jsonb, integer, integer, text, integer) is
-  'Admin: replaces a tier''s policy (version + 1), audited with the previous values. Grace is kept when not given.';
+comment on function public.put_policy(text, boolean, jsonb, text, jsonb, integer, integer, text, integer, jsonb) is
+  'Admin: replaces a tier''s policy (version + 1), audited with the previous values. Grace is kept when not given; '
+  'event-log rules are replaced (null removes them).';
 
 create or replace function public.list_ek_anchors()
 returns table (id uuid, label text, pem text, subject text, fingerprint text, created_by text, created_at timestamptz)
