@@ -7,7 +7,7 @@
  * here): they record their calls, which the tests assert.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
@@ -56,10 +56,14 @@ function newHost(tpm: Swtpm): Host {
       NODERR_CRON_DIR: join(dir, 'cron'),
       NODERR_INIT_SYSTEM: 'systemd',
       NODERR_STUB_LOG: join(dir, 'stub-calls.log'),
+      // The installer's work directory lives under the host's folder, so a run the tests SIGKILL (no
+      // EXIT trap runs then) leaves nothing behind in /tmp.
+      TMPDIR: join(dir, 'tmp'),
     },
     args: ['--api-url', stack.url, '--tcti', tpm.tcti, ...LOW],
   };
   writeFileSync(host.env.NODERR_STUB_LOG!, '');
+  mkdirSync(host.env.TMPDIR!, { recursive: true });
   hosts.push(host);
   return host;
 }
