@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The system packages the test suite drives for real: PostgreSQL 15, swtpm + tpm2-tools, shellcheck,
-# bats, Chromium, SoftHSM2 (PKCS#11). Installs what is missing with apt-get when run as root; otherwise prints the command.
+# bats, Chromium, SoftHSM2 (PKCS#11), and the tools the installers and fixtures call (jq, strace, openssl, curl). Installs what is missing with apt-get when run as root; otherwise prints the command.
 set -euo pipefail
 
 declare -A probe=(
@@ -14,9 +14,11 @@ declare -A probe=(
   [jq]=/usr/bin/jq
   [strace]=/usr/bin/strace
   [softhsm2]=/usr/lib/softhsm/libsofthsm2.so
+  [openssl]=/usr/bin/openssl
+  [curl]=/usr/bin/curl
 )
 missing=()
-for pkg in postgresql swtpm swtpm-tools tpm2-tools shellcheck bats chromium jq strace softhsm2; do
+for pkg in postgresql swtpm swtpm-tools tpm2-tools shellcheck bats chromium jq strace softhsm2 openssl curl; do
   [ -e "${probe[$pkg]}" ] || missing+=("$pkg")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
