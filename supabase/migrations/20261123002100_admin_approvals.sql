@@ -49,7 +49,7 @@ comment on column public.webauthn_challenges.created_at is 'Issue time.';
 
 create table if not exists public.pending_actions (
   id uuid primary key,
-  kind text not null check (kind in ('node.reactivate', 'policy.relax', 'ek_anchor.add', 'admin_credential.activate')),
+  kind text not null check (kind in ('node.reactivate', 'policy.relax', 'ek_anchor.add', 'admin_credential.activate', 'session_key.activate')),
   params jsonb not null check (jsonb_typeof(params) = 'object'),
   statement text not null,
   digest text not null unique check (private.is_sha256_hex(digest)),
@@ -63,7 +63,7 @@ create table if not exists public.pending_actions (
 );
 comment on table public.pending_actions is 'Weakening admin actions waiting for the approvals of distinct administrators'' security keys.';
 comment on column public.pending_actions.id is 'Action id (chosen by the Worker, part of the signed statement).';
-comment on column public.pending_actions.kind is 'node.reactivate, policy.relax, ek_anchor.add, admin_credential.activate.';
+comment on column public.pending_actions.kind is 'node.reactivate, policy.relax, ek_anchor.add, admin_credential.activate, session_key.activate.';
 comment on column public.pending_actions.params is 'The action''s arguments, exactly as the statement carries them.';
 comment on column public.pending_actions.statement is 'Canonical JSON statement of the action; approvers sign SHA-256 of it as the WebAuthn challenge.';
 comment on column public.pending_actions.digest is 'SHA-256 (hex) of statement: the WebAuthn challenge every approval must carry.';
@@ -278,6 +278,13 @@ begin
         raise exception using errcode = 'P0001', message = 'CONFLICT', detail = 'the security key is no longer pending';
       end if;
       select private.credential_row(c) into r from public.admin_credentials c where c.credential_id = p->>'credentialId';
+    when 'session_key.activate' then
+      -- private.activate_session_key comes with the session_signing_keys table (next migration); plpgsql
+      -- resolves it when an action of this kind first runs.
+      r := private.activate_session_key(p->>'kid', p->>'thumbprint', 'quorum', p_actor, p_action.id,
+        coalesce((select jsonb_agg(jsonb_build_object('admin_user_id', a.admin_user_id,
+            'admin_label', a.evidence->>'admin_label', 'credential_id', a.credential_id, 'approved_at', a.created_at)
+            order by a.created_at) from public.action_approvals a where a.action_id = p_action.id), '[]'::jsonb));
   end case;
   return r;
 end

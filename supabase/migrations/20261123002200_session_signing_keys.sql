@@ -41,12 +41,6 @@ alter table public.session_signing_keys enable row level security;
 revoke all on table public.session_signing_keys from public, anon, authenticated, service_role;
 grant select on table public.session_signing_keys to service_role;
 
--- The pending-action kinds gain session_key.activate.
-alter table public.pending_actions drop constraint if exists pending_actions_kind_check;
-alter table public.pending_actions add constraint pending_actions_kind_check
-  check (kind in ('node.reactivate', 'policy.relax', 'ek_anchor.add', 'admin_credential.activate', 'session_key.activate'));
-comment on column public.pending_actions.kind is 'node.reactivate, policy.relax, ek_anchor.add, admin_credential.activate, session_key.activate.';
-
 create or replace function private.session_key_row(k public.session_signing_keys) returns jsonb
 language sql stable set search_path = '' as $$
   select jsonb_build_object('kid', k.kid, 'thumbprint', k.thumbprint, 'public_jwk', k.public_jwk, 'status', k.status,
@@ -164,44 +158,6 @@ $$;
 comment on function public.activate_session_key(text, text, text, integer) is
   'Activates a pending session key with one admin while the quorum is not in force. VALIDATION_FAILED, NOT_FOUND, CONFLICT (quorum in force, thumbprint differs, not pending).';
 
--- The executor of quorum actions, with session_key.activate added (the other kinds unchanged).
-create or replace function private.execute_action(p_action public.pending_actions, p_actor text) returns jsonb
-language plpgsql volatile security definer set search_path = '' as $$
-declare
-  p jsonb := p_action.params;
-  r jsonb;
-begin
-  case p_action.kind
-    when 'node.reactivate' then
-      select to_jsonb(s) into r from public.set_node_status(p->>'nodeId', 'active', p->>'reason', p_actor) s;
-    when 'policy.relax' then
-      select to_jsonb(s) into r from public.put_policy(
-        p_tier => p->>'tier', p_require_ek_certificate => (p->>'requireEkCertificate')::boolean,
-        p_pcr_selection => p->'pcrSelection', p_pcr_mode => p->>'pcrMode', p_allowed_pcr_values => p->'allowedPcrValues',
-        p_reattestation_interval_seconds => (p->>'reattestationIntervalSeconds')::integer,
-        p_session_ttl_seconds => (p->>'sessionTtlSeconds')::integer, p_actor => p_actor,
-        p_reattestation_grace_seconds => null,
-        p_event_log_rules => case when jsonb_typeof(p->'eventLogRules') = 'object' then p->'eventLogRules' else null end) s;
-    when 'ek_anchor.add' then
-      select to_jsonb(s) into r from public.add_ek_anchor(p->>'label', p->>'pem', p->>'subject', p->>'fingerprint', p_actor) s;
-    when 'admin_credential.activate' then
-      update public.admin_credentials c set status = 'active'
-        where c.credential_id = p->>'credentialId' and c.status = 'pending';
-      if not found then
-        raise exception using errcode = 'P0001', message = 'CONFLICT', detail = 'the security key is no longer pending';
-      end if;
-      select private.credential_row(c) into r from public.admin_credentials c where c.credential_id = p->>'credentialId';
-    when 'session_key.activate' then
-      r := private.activate_session_key(p->>'kid', p->>'thumbprint', 'quorum', p_actor, p_action.id,
-        coalesce((select jsonb_agg(jsonb_build_object('admin_user_id', a.admin_user_id,
-            'admin_label', a.evidence->>'admin_label', 'credential_id', a.credential_id, 'approved_at', a.created_at)
-            order by a.created_at) from public.action_approvals a where a.action_id = p_action.id), '[]'::jsonb));
-  end case;
-  return r;
-end
-$$;
-comment on function private.execute_action(public.pending_actions, text) is 'Executes a pending action through the regular admin functions.';
-
 do $$
 declare
   f regprocedure;
@@ -217,4 +173,3 @@ end
 $$;
 revoke all on function private.session_key_row(public.session_signing_keys) from public, anon, authenticated, service_role;
 revoke all on function private.activate_session_key(text, text, text, text, uuid, jsonb) from public, anon, authenticated, service_role;
-revoke all on function private.execute_action(public.pending_actions, text) from public, anon, authenticated, service_role;
