@@ -2,9 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { join } from 'node:path';
 import { SignJWT } from 'jose';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,14 +14,13 @@ import { generateSigningKeySet } from '../../../scripts/lib/dev-secrets.ts';
 import { EVENTS_PATH } from '../../../shared/provara/event-log.ts';
 import { MemoryVaultFiles } from '../../../shared/provara/vault-files.ts';
 import { verifyVault } from '../../../shared/provara/verify.ts';
-import { buildDappSdk } from '../build.ts';
+import { buildPageApp } from './page-app.ts';
 
 // Two administrators, each in their own Chromium context with a DevTools virtual authenticator (CTAP2,
 // USB, user presence), use the built SDK from a dApp page on http://localhost:<port> (the WebAuthn
 // relying party "localhost"). The Worker runs under wrangler dev with ADMIN_APPROVAL_THRESHOLD=2 and
 // verifies every ceremony with @simplewebauthn/server.
 
-const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
 const CHROMIUM_FLAGS = [
   '--headless',
   '--no-sandbox',
@@ -155,17 +152,7 @@ async function suspendedNode(): Promise<string> {
 
 beforeAll(async () => {
   outDir = mkdtempSync(join(tmpdir(), 'noderr-dapp-approvals-'));
-  await buildDappSdk(join(outDir, 'dist'));
-  const bundle = await build({
-    stdin: { contents: PAGE_SCRIPT(join(outDir, 'dist/index.js')), resolveDir: outDir, loader: 'js' },
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
-    nodePaths: [join(ROOT, 'node_modules')],
-    write: false,
-  });
-  const appJs = bundle.outputFiles[0]?.contents ?? new Uint8Array();
+  const appJs = await buildPageApp(outDir, PAGE_SCRIPT);
   server = createServer((req, res) => {
     if (req.url === '/app.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(appJs);
     else res.writeHead(200, { 'content-type': 'text/html' }).end(HTML);

@@ -2,19 +2,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Stack } from '../../../functions/test/node/stack.ts';
-import { buildDappSdk } from '../build.ts';
 import { closedPort } from './http-test-doubles.ts';
+import { buildPageApp } from './page-app.ts';
 
 // The built package in Debian's Chromium (playwright-core), served by a small static host from two
 // origins: one listed in the Worker's DAPP_ORIGINS, one not. The Worker runs under wrangler dev.
 
-const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
 const CHROMIUM_FLAGS = [
   '--headless',
   '--no-sandbox',
@@ -87,18 +84,7 @@ async function tokenCount(): Promise<number> {
 
 beforeAll(async () => {
   outDir = mkdtempSync(join(tmpdir(), 'noderr-dapp-browser-'));
-  await buildDappSdk(join(outDir, 'dist'));
-  // The page bundles the built package with zod, as a frontend bundler would.
-  const bundle = await build({
-    stdin: { contents: PAGE_SCRIPT(join(outDir, 'dist/index.js')), resolveDir: outDir, loader: 'js' },
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
-    nodePaths: [join(ROOT, 'node_modules')],
-    write: false,
-  });
-  const appJs = bundle.outputFiles[0]?.contents ?? new Uint8Array();
+  const appJs = await buildPageApp(outDir, PAGE_SCRIPT);
   const handler = (req: { url?: string | undefined }, res: import('node:http').ServerResponse) => {
     if (req.url === '/app.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(appJs);
     else res.writeHead(200, { 'content-type': 'text/html' }).end(HTML);
